@@ -1,0 +1,168 @@
+"""The biLM forward pass in TensorFlow 2.
+
+One compiled function (a single trace, any batch size and length) runs the
+character CNN, highway and projection on the real tokens only, then both LSTM
+directions of every layer together: the directions are stacked on a leading
+axis of size 2 so each time step is one batched matmul, and each layer's input
+projection is one matmul over all time steps before the recurrence.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from ._chars import MAX_CHARS
+from ._weights import lstm_prefix
+
+FORGET_BIAS = 1.0
+
+
+class BilmGraph(tf.Module):
+    """The biLM's computation on fixed weights.
+
+    Parameters
+    ----------
+    opts : BilmOptions
+    weights : dict of str to ndarray, as returned by ``read_weights``.
+    """
+
+    def __init__(self, opts, weights):
+        super().__init__(name="bilm")
+        self.opts = opts
+        f32 = tf.float32
+        char_embed = np.concatenate(
+            [np.zeros((1, opts.char_dim), np.float32), weights["char_embed"]]
+        )
+        self._char_embed = tf.constant(char_embed, f32)
+        self._cnn = [
+            (
+                tf.constant(weights[f"CNN/W_cnn_{i}"][0], f32),
+                tf.constant(weights[f"CNN/b_cnn_{i}"], f32),
+            )
+            for i in range(len(opts.filters))
+        ]
+        self._highway = [
+            tuple(
+                tf.constant(weights[f"CNN_high_{k}/{name}"], f32)
+                for name in ("W_carry", "b_carry", "W_transform", "b_transform")
+            )
+            for k in range(opts.n_highway)
+        ]
+        if opts.use_projection:
+            self._proj = (
+                tf.constant(weights["CNN_proj/W_proj"], f32),
+                tf.constant(weights["CNN_proj/b_proj"], f32),
+            )
+        P, C = opts.projection_dim, opts.lstm_dim
+        self._lstm = []
+        for layer in range(opts.n_lstm_layers):
+            w0 = np.stack([weights[f"{lstm_prefix(d, layer)}/W_0"] for d in range(2)])
+            bias = np.stack([weights[f"{lstm_prefix(d, layer)}/B"] for d in range(2)])
+            bias = bias.copy()
+            bias[:, 2 * C : 3 * C] += FORGET_BIAS  # gate order i, j, f, o
+            wp = np.stack([weights[f"{lstm_prefix(d, layer)}/W_P_0"] for d in range(2)])
+            self._lstm.append(
+                (
+                    tf.constant(w0[:, :P], f32),  # (2, P, 4C) input part
+                    tf.constant(w0[:, P:], f32),  # (2, P, 4C) recurrent part
+                    tf.constant(bias[:, None, :], f32),  # (2, 1, 4C)
+                    tf.constant(wp, f32),  # (2, C, P)
+                )
+            )
+        L = opts.n_lstm_layers
+        self.run = tf.function(
+            self._run,
+            input_signature=[
+                tf.TensorSpec([None, None, MAX_CHARS], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([L, 2, None, C], tf.float32),
+                tf.TensorSpec([L, 2, None, P], tf.float32),
+            ],
+            reduce_retracing=True,
+        )
+
+    def zero_state(self, batch_size):
+        """Zero LSTM state ``(c, h)`` for ``batch_size`` rows, as numpy arrays."""
+        L, C, P = self.opts.n_lstm_layers, self.opts.lstm_dim, self.opts.projection_dim
+        return (
+            np.zeros((L, 2, batch_size, C), np.float32),
+            np.zeros((L, 2, batch_size, P), np.float32),
+        )
+
+    def token_embedding(self, char_ids):
+        """Context-independent embeddings of tokens given as ``(n, 50)`` ids."""
+        opts = self.opts
+        act = tf.nn.relu if opts.activation == "relu" else tf.nn.tanh
+        chars = tf.gather(self._char_embed, char_ids)  # (n, 50, char_dim)
+        pooled = []
+        for kernel, bias in self._cnn:
+            conv = tf.nn.conv1d(chars, kernel, stride=1, padding="VALID")
+            pooled.append(act(tf.reduce_max(conv, axis=1) + bias))
+        x = tf.concat(pooled, axis=-1)
+        for w_carry, b_carry, w_transform, b_transform in self._highway:
+            gate = tf.sigmoid(tf.matmul(x, w_carry) + b_carry)
+            transform = tf.nn.relu(tf.matmul(x, w_transform) + b_transform)
+            x = gate * transform + (1.0 - gate) * x
+        if opts.use_projection:
+            x = tf.matmul(x, self._proj[0]) + self._proj[1]
+        return x
+
+    def _lstm_layer(self, layer, x, lengths, c, h):
+        """Run one layer, both directions; ``x`` is ``(2, T, B, P)``."""
+        opts = self.opts
+        w_x, w_h, bias, w_p = self._lstm[layer]
+        T, B = tf.shape(x)[1], tf.shape(x)[2]
+        P = opts.projection_dim
+        gates_x = tf.matmul(tf.reshape(x, [2, T * B, P]), w_x) + bias
+        gates_x = tf.reshape(gates_x, [2, T, B, 4 * opts.lstm_dim])
+        outputs = tf.TensorArray(tf.float32, size=T)
+        for t in tf.range(T):
+            z = gates_x[:, t] + tf.matmul(h, w_h)
+            i, j, f, o = tf.split(z, 4, axis=-1)
+            c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
+            if opts.cell_clip is not None:
+                c_new = tf.clip_by_value(c_new, -opts.cell_clip, opts.cell_clip)
+            h_new = tf.matmul(tf.sigmoid(o) * tf.tanh(c_new), w_p)
+            if opts.proj_clip is not None:
+                h_new = tf.clip_by_value(h_new, -opts.proj_clip, opts.proj_clip)
+            # Rows whose sentence has ended keep their state (for carried state).
+            active = tf.reshape(t < lengths, [1, B, 1])
+            c = tf.where(active, c_new, c)
+            h = tf.where(active, h_new, h)
+            outputs = outputs.write(t, h_new)
+        return tf.transpose(outputs.stack(), [1, 0, 2, 3]), c, h
+
+    def _run(self, char_ids, lengths, c0, h0):
+        """Embed a batch of sentences that include their boundary tokens.
+
+        Returns ``layers`` of shape ``(B, 1 + n_lstm_layers, T - 2, 2P)`` with
+        boundaries removed and padding zeroed, and the final ``(c, h)`` state.
+        """
+        B, T = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
+        P = self.opts.projection_dim
+        mask = tf.sequence_mask(lengths, T)
+        positions = tf.where(mask)
+        tokens = self.token_embedding(tf.gather_nd(char_ids, positions))
+        tokens = tf.scatter_nd(positions, tokens, [B, T, P])  # zero where padded
+        backward = tf.reverse_sequence(tokens, lengths, seq_axis=1, batch_axis=0)
+        x = tf.transpose(tf.stack([tokens, backward]), [0, 2, 1, 3])  # (2, T, B, P)
+
+        outputs, final_c, final_h = [], [], []
+        for layer in range(self.opts.n_lstm_layers):
+            y, c, h = self._lstm_layer(layer, x, lengths, c0[layer], h0[layer])
+            if self.opts.use_skip_connections and layer > 0:
+                y = y + x
+            outputs.append(y)
+            final_c.append(c)
+            final_h.append(h)
+            x = y
+
+        inner = tf.sequence_mask(lengths - 2, T - 2, dtype=tf.float32)[:, :, None]
+        layers = [tf.concat([tokens, tokens], axis=-1)]
+        for y in outputs:
+            fw = tf.transpose(y[0], [1, 0, 2])
+            bw = tf.reverse_sequence(
+                tf.transpose(y[1], [1, 0, 2]), lengths, seq_axis=1, batch_axis=0
+            )
+            layers.append(tf.concat([fw, bw], axis=-1))
+        layers = tf.stack([layer[:, 1 : T - 1] * inner for layer in layers], axis=1)
+        return layers, tf.stack(final_c), tf.stack(final_h)

@@ -1,0 +1,349 @@
+"""Load a pretrained ELMo biLM and embed tokenized sentences.
+
+:func:`load_bilm` is the entry point; it returns a :class:`Bilm`, shared per
+process per source and initial-state mode.
+"""
+
+import hashlib
+import json
+import threading
+from importlib import resources
+
+import numpy as np
+
+from ._chars import batch_to_ids
+from ._options import read_options
+from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
+from ._weights import read_weights
+
+INITIAL_STATES = ("warm", "zeros", "carry")
+FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
+# Largest input-projection activation a batch may allocate; sets the token budget.
+_BATCH_ACTIVATION_BYTES = 512 * 2**20
+
+
+def warmup_sentences():
+    """The bundled warm-up text: tokenized English sentences, one per line."""
+    text = resources.files("sklearn_elmo").joinpath("data/warmup.txt").read_text("utf-8")
+    return [line.split(" ") for line in text.splitlines() if line.strip()]
+
+
+def _check_sentences(sentences):
+    if isinstance(sentences, (str, bytes)):
+        raise TypeError(
+            "sentences must be a list of tokenized sentences (lists of str), "
+            "got a single str"
+        )
+    try:
+        sentences = list(sentences)
+    except TypeError:
+        raise TypeError(
+            f"sentences must be a list of lists of str, got {type(sentences).__name__}"
+        ) from None
+    checked = []
+    for i, sentence in enumerate(sentences):
+        if isinstance(sentence, (str, bytes)) or not hasattr(sentence, "__iter__"):
+            raise TypeError(
+                f"sentences[{i}] must be a list of str tokens, got "
+                f"{type(sentence).__name__}"
+            )
+        sentence = list(sentence)
+        for j, token in enumerate(sentence):
+            if not isinstance(token, str):
+                raise TypeError(
+                    f"sentences[{i}][{j}] must be a str token, got {type(token).__name__}"
+                )
+            if token == "":
+                raise ValueError(f"sentences[{i}][{j}] is an empty token")
+        checked.append(sentence)
+    return checked
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+    return int(batch_size)
+
+
+class _LoadedWeights:
+    """One set of weight files loaded in this process, shared by every mode."""
+
+    def __init__(self, files):
+        from ._engine import BilmGraph  # keeps TensorFlow out of import time
+
+        self.files = files
+        self.options = read_options(files.options)
+        weights = read_weights(files.weights, self.options)
+        self.weights_digest = _weights_digest(self.options, weights)
+        self.graph = BilmGraph(self.options, weights)
+        self._warm_state = None
+        self._lock = threading.Lock()
+
+    def warm_state(self):
+        """The state left by reading the warm-up text with carried state."""
+        with self._lock:
+            if self._warm_state is None:
+                c, h = self.graph.zero_state(1)
+                for sentence in warmup_sentences():
+                    ids, lengths = batch_to_ids([sentence])
+                    _, c, h = self.graph.run(ids, lengths, c, h)
+                self._warm_state = (c.numpy(), h.numpy())
+            return self._warm_state
+
+
+def _weights_digest(options, weights):
+    digest = hashlib.sha256()
+    canonical = options.to_dict()
+    canonical["char_cnn"]["n_characters"] = 262  # 261 and 262 run identically
+    digest.update(json.dumps(canonical, sort_keys=True).encode())
+    for name in sorted(weights):
+        array = np.ascontiguousarray(weights[name], dtype="<f4")
+        digest.update(f"{name}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+class Bilm:
+    """A frozen ELMo biLM that embeds tokenized sentences.
+
+    Create one with :func:`load_bilm`; do not instantiate directly.
+
+    Attributes
+    ----------
+    n_layers : int
+        Number of output layers: the token embedding plus one per LSTM layer.
+    dim : int
+        Width of every layer (twice the LSTM projection size).
+    fingerprint : str
+        SHA-256 hex digest of the options, the weights and the initial-state
+        protocol; equal across processes and machines for the same files.
+    initial_state : {"warm", "zeros", "carry"}
+    source : str
+        Where the biLM was loaded from.
+    options : BilmOptions
+        The architecture.
+    """
+
+    def __init__(self, loaded, initial_state, source):
+        self._loaded = loaded
+        self.initial_state = initial_state
+        self.source = source
+        self.options = loaded.options
+        self.n_layers = 1 + self.options.n_lstm_layers
+        self.dim = self.options.output_dim
+        protocol = {"protocol": FINGERPRINT_PROTOCOL, "initial_state": initial_state}
+        if initial_state == "warm":
+            protocol["warmup"] = hashlib.sha256(
+                json.dumps(warmup_sentences()).encode()
+            ).hexdigest()
+        self.fingerprint = hashlib.sha256(
+            (loaded.weights_digest + json.dumps(protocol, sort_keys=True)).encode()
+        ).hexdigest()
+        per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
+        self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
+        self._carried = None  # (c, h) per row, "carry" mode only
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return (
+            f"Bilm(source={self.source!r}, initial_state={self.initial_state!r}, "
+            f"n_layers={self.n_layers}, dim={self.dim})"
+        )
+
+    def _plan_batches(self, lengths, batch_size):
+        """Sort by length and cut into batches bounded by count and tokens."""
+        order = np.argsort(lengths, kind="stable")
+        batches, start = [], 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and stop - start < batch_size:
+                width = lengths[order[stop]] + 2  # longest so far: sorted
+                if (stop - start + 1) * width > self.max_batch_tokens:
+                    break
+                stop += 1
+            batches.append(order[start:stop])
+            start = stop
+        return batches
+
+    def _initial(self, n_rows):
+        graph = self._loaded.graph
+        if self.initial_state == "zeros":
+            return graph.zero_state(n_rows)
+        c, h = self._loaded.warm_state()
+        return np.repeat(c, n_rows, axis=2), np.repeat(h, n_rows, axis=2)
+
+    def _run_carried(self, sentences):
+        graph = self._loaded.graph
+        n = len(sentences)
+        with self._lock:
+            if self._carried is None:
+                self._carried = graph.zero_state(0)
+            c_all, h_all = self._carried
+            if c_all.shape[2] < n:
+                extra_c, extra_h = graph.zero_state(n - c_all.shape[2])
+                c_all = np.concatenate([c_all, extra_c], axis=2)
+                h_all = np.concatenate([h_all, extra_h], axis=2)
+            ids, lengths = batch_to_ids(sentences)
+            layers, c, h = graph.run(ids, lengths, c_all[:, :, :n], h_all[:, :, :n])
+            c_all, h_all = c_all.copy(), h_all.copy()
+            c_all[:, :, :n], h_all[:, :, :n] = c.numpy(), h.numpy()
+            self._carried = (c_all, h_all)
+        return layers.numpy(), lengths - 2
+
+    def reset_state(self):
+        """Forget the carried state ("carry" mode): the next call starts from zeros."""
+        with self._lock:
+            self._carried = None
+
+    def iter_embed(self, sentences, batch_size=64):
+        """Embed sentences batch by batch, in the engine's own order.
+
+        Parameters
+        ----------
+        sentences : sequence of sequence of str
+            Tokenized sentences, without boundary tokens.
+        batch_size : int, default=64
+            Most sentences per batch (batches are also bounded by a token
+            budget). Ignored in "carry" mode, where each call is one batch.
+
+        Yields
+        ------
+        index : ndarray of int
+            Positions in ``sentences`` of this batch's rows.
+        layers : ndarray of shape (len(index), n_layers, max_len, dim), float32
+            ``max_len`` is the longest sentence of the batch; padding is zero.
+        mask : ndarray of shape (len(index), max_len), bool
+        """
+        sentences = _check_sentences(sentences)
+        batch_size = _check_batch_size(batch_size)
+        if not sentences:
+            return
+        if self.initial_state == "carry":
+            layers, lengths = self._run_carried(sentences)
+            yield np.arange(len(sentences)), layers, _mask(lengths, layers.shape[2])
+            return
+        lengths = np.array([len(s) for s in sentences])
+        graph = self._loaded.graph
+        for index in self._plan_batches(lengths, batch_size):
+            ids, full_lengths = batch_to_ids([sentences[i] for i in index])
+            c0, h0 = self._initial(len(index))
+            layers, _, _ = graph.run(ids, full_lengths, c0, h0)
+            layers = layers.numpy()
+            yield index, layers, _mask(lengths[index], layers.shape[2])
+
+    def embed(self, sentences, batch_size=64):
+        """Embed tokenized sentences with every biLM layer.
+
+        Parameters
+        ----------
+        sentences : sequence of sequence of str
+            Tokenized sentences, without ``<S>``/``</S>``; an empty sentence
+            gives an all-padding row.
+        batch_size : int, default=64
+            Most sentences per internal batch.
+
+        Returns
+        -------
+        layers : ndarray of shape (n_sentences, n_layers, max_len, dim), float32
+            Layer 0 is the context-independent token embedding (duplicated to
+            the LSTM width), layers 1.. the biLSTM layers; zero at padding.
+        mask : ndarray of shape (n_sentences, max_len), bool
+            True at real tokens.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sklearn_elmo import load_bilm
+        >>> from sklearn_elmo.testing import make_random_bilm
+        >>> bilm = load_bilm(make_random_bilm(tempfile.mkdtemp()))
+        >>> layers, mask = bilm.embed([["The", "cat", "sat", "."], ["Hello"]])
+        >>> layers.shape, mask.sum(axis=1).tolist()
+        ((2, 3, 4, 32), [4, 1])
+        """
+        sentences = _check_sentences(sentences)
+        max_len = max((len(s) for s in sentences), default=0)
+        layers = np.zeros((len(sentences), self.n_layers, max_len, self.dim), np.float32)
+        mask = np.zeros((len(sentences), max_len), bool)
+        for index, batch_layers, batch_mask in self.iter_embed(sentences, batch_size):
+            width = batch_layers.shape[2]
+            layers[index, :, :width] = batch_layers
+            mask[index, :width] = batch_mask
+        return layers, mask
+
+
+def _mask(lengths, width):
+    return np.arange(width)[None, :] < np.asarray(lengths)[:, None]
+
+
+_CACHE = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_bilm(source, initial_state="warm"):
+    """Load an ELMo biLM, sharing one copy per process per source.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A directory holding a bilm-tf ``options.json`` and one weights
+        ``.hdf5`` file (the AllenNLP and NLPL published layouts), or the path
+        of the options file with its weights beside it.
+    initial_state : {"warm", "zeros", "carry"}, default="warm"
+        LSTM state each sentence starts from. "warm": a fixed state per model,
+        left by reading a bundled warm-up text with carried state (outputs are
+        a pure function of each sentence). "zeros": a zero state (also pure).
+        "carry": the original implementation's behaviour; each call is one
+        batch and row k continues from row k's state after the previous call.
+
+    Returns
+    -------
+    Bilm
+        Shared for "warm" and "zeros"; a new object (sharing the weights) for
+        "carry", whose state belongs to its caller.
+
+    Raises
+    ------
+    ValueError
+        If the source is missing, ambiguous or malformed; the message names
+        the file and the problem.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_elmo import load_bilm
+    >>> from sklearn_elmo.testing import make_random_bilm
+    >>> bilm = load_bilm(make_random_bilm(tempfile.mkdtemp()), initial_state="zeros")
+    >>> bilm.n_layers, bilm.dim
+    (3, 32)
+    """
+    if initial_state not in INITIAL_STATES:
+        raise ValueError(
+            f"initial_state must be one of {INITIAL_STATES}, got {initial_state!r}"
+        )
+    if is_hub_handle(source) or is_hub_module_dir(source):
+        raise ValueError(
+            f"{source}: TF Hub modules are not supported by this version; pass a "
+            "directory with options.json and a weights .hdf5"
+        )
+    files = resolve_weight_files(source)
+    key = files.identity()
+    with _CACHE_LOCK:
+        loaded = _CACHE.get(key)
+        if loaded is None:
+            loaded = _CACHE[key] = {"weights": _LoadedWeights(files), "modes": {}}
+        if initial_state == "carry":
+            return Bilm(loaded["weights"], initial_state, str(source))
+        bilm = loaded["modes"].get(initial_state)
+        if bilm is None:
+            bilm = loaded["modes"][initial_state] = Bilm(
+                loaded["weights"], initial_state, str(source)
+            )
+        return bilm
+
+
+def clear_bilm_cache():
+    """Drop every biLM this process has loaded (they reload on next use)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
