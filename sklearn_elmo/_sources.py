@@ -61,7 +61,7 @@ def _weights_beside(options):
     candidates = [
         p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES
     ]
-    return _single(candidates, "weights file (*.hdf5)", folder)
+    return _single(candidates, "weights files (*.hdf5)", folder)
 
 
 def resolve_weight_files(source):
@@ -80,7 +80,7 @@ def resolve_weight_files(source):
             candidates = [
                 p for p in path.iterdir() if p.is_file() and p.name.endswith(".json")
             ]
-            options = _single(candidates, "options file (*.json)", path)
+            options = _single(candidates, "options files (*.json)", path)
         return WeightFiles(options.resolve(), _weights_beside(options).resolve())
     if path.suffix == ".json":
         return WeightFiles(path.resolve(), _weights_beside(path).resolve())
@@ -89,7 +89,7 @@ def resolve_weight_files(source):
         options = folder / "options.json"
         if not options.is_file():
             candidates = [p for p in folder.iterdir() if p.name.endswith(".json")]
-            options = _single(candidates, "options file (*.json)", folder)
+            options = _single(candidates, "options files (*.json)", folder)
         return WeightFiles(options.resolve(), path.resolve())
     raise ValueError(
         f"{path}: not a biLM source; expected a directory with options.json and "

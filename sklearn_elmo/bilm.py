@@ -67,8 +67,16 @@ def _check_batch_size(batch_size):
     return int(batch_size)
 
 
-class _LoadedWeights:
-    """One set of weight files loaded in this process, shared by every mode."""
+class _WeightFilesBackend:
+    """A biLM from bilm-tf weight files, loaded once per process.
+
+    The backend protocol :class:`Bilm` relies on: ``n_layers``, ``dim``,
+    ``max_batch_tokens``, ``digest`` (hex, over everything that determines the
+    outputs), ``zero_state(n_rows)``, ``warm_state()`` (one row) and
+    ``run(sentences, state) -> (layers, final_state)`` where ``state`` is a
+    tuple of arrays with rows on axis 2 and ``layers`` is
+    ``(n, n_layers, max_len, dim)`` float32 with padding zeroed.
+    """
 
     def __init__(self, files):
         from ._engine import BilmGraph  # keeps TensorFlow out of import time
@@ -76,20 +84,31 @@ class _LoadedWeights:
         self.files = files
         self.options = read_options(files.options)
         weights = read_weights(files.weights, self.options)
-        self.weights_digest = _weights_digest(self.options, weights)
+        self.digest = _weights_digest(self.options, weights)
         self.graph = BilmGraph(self.options, weights)
+        self.n_layers = 1 + self.options.n_lstm_layers
+        self.dim = self.options.output_dim
+        per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
+        self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
         self._warm_state = None
         self._lock = threading.Lock()
+
+    def zero_state(self, n_rows):
+        return self.graph.zero_state(n_rows)
+
+    def run(self, sentences, state):
+        ids, lengths = batch_to_ids(sentences)
+        layers, c, h = self.graph.run(ids, lengths, *state)
+        return layers.numpy(), (c.numpy(), h.numpy())
 
     def warm_state(self):
         """The state left by reading the warm-up text with carried state."""
         with self._lock:
             if self._warm_state is None:
-                c, h = self.graph.zero_state(1)
+                state = self.zero_state(1)
                 for sentence in warmup_sentences():
-                    ids, lengths = batch_to_ids([sentence])
-                    _, c, h = self.graph.run(ids, lengths, c, h)
-                self._warm_state = (c.numpy(), h.numpy())
+                    _, state = self.run([sentence], state)
+                self._warm_state = state
             return self._warm_state
 
 
@@ -122,27 +141,23 @@ class Bilm:
     initial_state : {"warm", "zeros", "carry"}
     source : str
         Where the biLM was loaded from.
-    options : BilmOptions
-        The architecture.
     """
 
-    def __init__(self, loaded, initial_state, source):
-        self._loaded = loaded
+    def __init__(self, backend, initial_state, source):
+        self._backend = backend
         self.initial_state = initial_state
         self.source = source
-        self.options = loaded.options
-        self.n_layers = 1 + self.options.n_lstm_layers
-        self.dim = self.options.output_dim
+        self.n_layers = backend.n_layers
+        self.dim = backend.dim
         protocol = {"protocol": FINGERPRINT_PROTOCOL, "initial_state": initial_state}
         if initial_state == "warm":
             protocol["warmup"] = hashlib.sha256(
                 json.dumps(warmup_sentences()).encode()
             ).hexdigest()
         self.fingerprint = hashlib.sha256(
-            (loaded.weights_digest + json.dumps(protocol, sort_keys=True)).encode()
+            (backend.digest + json.dumps(protocol, sort_keys=True)).encode()
         ).hexdigest()
-        per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
-        self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
+        self.max_batch_tokens = backend.max_batch_tokens
         self._carried = None  # (c, h) per row, "carry" mode only
         self._lock = threading.Lock()
 
@@ -168,29 +183,24 @@ class Bilm:
         return batches
 
     def _initial(self, n_rows):
-        graph = self._loaded.graph
         if self.initial_state == "zeros":
-            return graph.zero_state(n_rows)
-        c, h = self._loaded.warm_state()
-        return np.repeat(c, n_rows, axis=2), np.repeat(h, n_rows, axis=2)
+            return self._backend.zero_state(n_rows)
+        return tuple(np.repeat(s, n_rows, axis=2) for s in self._backend.warm_state())
 
     def _run_carried(self, sentences):
-        graph = self._loaded.graph
         n = len(sentences)
         with self._lock:
-            if self._carried is None:
-                self._carried = graph.zero_state(0)
-            c_all, h_all = self._carried
-            if c_all.shape[2] < n:
-                extra_c, extra_h = graph.zero_state(n - c_all.shape[2])
-                c_all = np.concatenate([c_all, extra_c], axis=2)
-                h_all = np.concatenate([h_all, extra_h], axis=2)
-            ids, lengths = batch_to_ids(sentences)
-            layers, c, h = graph.run(ids, lengths, c_all[:, :, :n], h_all[:, :, :n])
-            c_all, h_all = c_all.copy(), h_all.copy()
-            c_all[:, :, :n], h_all[:, :, :n] = c.numpy(), h.numpy()
-            self._carried = (c_all, h_all)
-        return layers.numpy(), lengths - 2
+            carried = self._carried or self._backend.zero_state(0)
+            missing = n - carried[0].shape[2]
+            if missing > 0:
+                extra = self._backend.zero_state(missing)
+                carried = tuple(np.concatenate(p, axis=2) for p in zip(carried, extra))
+            layers, final = self._backend.run(sentences, tuple(s[:, :, :n] for s in carried))
+            carried = tuple(s.copy() for s in carried)
+            for whole, part in zip(carried, final):
+                whole[:, :, :n] = part
+            self._carried = carried
+        return layers
 
     def reset_state(self):
         """Forget the carried state ("carry" mode): the next call starts from zeros."""
@@ -221,16 +231,14 @@ class Bilm:
         if not sentences:
             return
         if self.initial_state == "carry":
-            layers, lengths = self._run_carried(sentences)
+            layers = self._run_carried(sentences)
+            lengths = [len(s) for s in sentences]
             yield np.arange(len(sentences)), layers, _mask(lengths, layers.shape[2])
             return
         lengths = np.array([len(s) for s in sentences])
-        graph = self._loaded.graph
         for index in self._plan_batches(lengths, batch_size):
-            ids, full_lengths = batch_to_ids([sentences[i] for i in index])
-            c0, h0 = self._initial(len(index))
-            layers, _, _ = graph.run(ids, full_lengths, c0, h0)
-            layers = layers.numpy()
+            batch = [sentences[i] for i in index]
+            layers, _ = self._backend.run(batch, self._initial(len(index)))
             yield index, layers, _mask(lengths[index], layers.shape[2])
 
     def embed(self, sentences, batch_size=64):
@@ -332,13 +340,13 @@ def load_bilm(source, initial_state="warm"):
     with _CACHE_LOCK:
         loaded = _CACHE.get(key)
         if loaded is None:
-            loaded = _CACHE[key] = {"weights": _LoadedWeights(files), "modes": {}}
+            loaded = _CACHE[key] = {"backend": _WeightFilesBackend(files), "modes": {}}
         if initial_state == "carry":
-            return Bilm(loaded["weights"], initial_state, str(source))
+            return Bilm(loaded["backend"], initial_state, str(source))
         bilm = loaded["modes"].get(initial_state)
         if bilm is None:
             bilm = loaded["modes"][initial_state] = Bilm(
-                loaded["weights"], initial_state, str(source)
+                loaded["backend"], initial_state, str(source)
             )
         return bilm
 
