@@ -93,3 +93,37 @@ def batch_to_ids(sentences, width=None):
             ids[row, col] = encoded
         ids[row, len(sentence) + 1] = EOS_IDS
     return ids, lengths
+
+
+def batch_to_unique_ids(sentences):
+    """Encode a batch as its distinct tokens plus an index into them.
+
+    The character CNN then runs once per distinct token of the batch, which
+    in ordinary text is a fraction of all positions.
+
+    Returns
+    -------
+    unique_ids : ndarray of shape (n_unique, 50), dtype int32
+        Row 0 is ``<S>``, row 1 ``</S>``, then each distinct token once.
+    index : ndarray of shape (n_sentences, max_len + 2), dtype int32
+        ``index[i, t]`` is 1 + the row of ``unique_ids`` at position t of
+        sentence i (boundaries included), and 0 at padding.
+    lengths : ndarray of shape (n_sentences,), dtype int32
+        Lengths including the two boundary tokens.
+    """
+    lengths = np.array([len(s) + 2 for s in sentences], dtype=np.int32)
+    width = int(lengths.max()) if len(sentences) else 2
+    index = np.zeros((len(sentences), width), dtype=np.int32)
+    rows = {BOS_TOKEN: 0, EOS_TOKEN: 1}
+    for i, sentence in enumerate(sentences):
+        index[i, 0] = 1
+        for t, token in enumerate(sentence, start=1):
+            row = rows.get(token)
+            if row is None:
+                row = rows[token] = len(rows)
+            index[i, t] = row + 1
+        index[i, len(sentence) + 1] = 2
+    unique_ids = np.empty((len(rows), MAX_CHARS), dtype=np.int32)
+    for token, row in rows.items():
+        unique_ids[row] = token_to_ids(token)
+    return unique_ids, index, lengths

@@ -72,7 +72,8 @@ class BilmGraph(tf.Module):
         self.run = tf.function(
             self._run,
             input_signature=[
-                tf.TensorSpec([None, None, MAX_CHARS], tf.int32),
+                tf.TensorSpec([None, MAX_CHARS], tf.int32),
+                tf.TensorSpec([None, None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([L, 2, None, C], tf.float32),
                 tf.TensorSpec([L, 2, None, P], tf.float32),
@@ -131,18 +132,19 @@ class BilmGraph(tf.Module):
             outputs = outputs.write(t, h_new)
         return tf.transpose(outputs.stack(), [1, 0, 2, 3]), c, h
 
-    def _run(self, char_ids, lengths, c0, h0):
+    def _run(self, unique_ids, index, lengths, c0, h0):
         """Embed a batch of sentences that include their boundary tokens.
 
-        Returns ``layers`` of shape ``(B, 1 + n_lstm_layers, T - 2, 2P)`` with
-        boundaries removed and padding zeroed, and the final ``(c, h)`` state.
+        Takes the batch as ``batch_to_unique_ids`` encodes it, so the CNN runs
+        once per distinct token. Returns ``layers`` of shape
+        ``(B, 1 + n_lstm_layers, T - 2, 2P)`` with boundaries removed and
+        padding zeroed, and the final ``(c, h)`` state.
         """
-        B, T = tf.shape(char_ids)[0], tf.shape(char_ids)[1]
+        T = tf.shape(index)[1]
         P = self.opts.projection_dim
-        mask = tf.sequence_mask(lengths, T)
-        positions = tf.where(mask)
-        tokens = self.token_embedding(tf.gather_nd(char_ids, positions))
-        tokens = tf.scatter_nd(positions, tokens, [B, T, P])  # zero where padded
+        unique = self.token_embedding(unique_ids)
+        unique = tf.concat([tf.zeros([1, P]), unique], axis=0)  # row 0: padding
+        tokens = tf.gather(unique, index)
         backward = tf.reverse_sequence(tokens, lengths, seq_axis=1, batch_axis=0)
         x = tf.transpose(tf.stack([tokens, backward]), [0, 2, 1, 3])  # (2, T, B, P)
 

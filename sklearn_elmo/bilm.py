@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from ._chars import batch_to_ids
+from ._chars import batch_to_unique_ids
 from ._options import read_options
 from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
 from ._weights import read_weights
@@ -97,8 +97,7 @@ class _WeightFilesBackend:
         return self.graph.zero_state(n_rows)
 
     def run(self, sentences, state):
-        ids, lengths = batch_to_ids(sentences)
-        layers, c, h = self.graph.run(ids, lengths, *state)
+        layers, c, h = self.graph.run(*batch_to_unique_ids(sentences), *state)
         return layers.numpy(), (c.numpy(), h.numpy())
 
     def warm_state(self):
