@@ -296,7 +296,10 @@ def load_bilm(source, initial_state="warm"):
     source : str or path-like
         A directory holding a bilm-tf ``options.json`` and one weights
         ``.hdf5`` file (the AllenNLP and NLPL published layouts), or the path
-        of the options file with its weights beside it.
+        of the options file with its weights beside it. Or a TF Hub ELMo
+        module: a handle (``https://tfhub.dev/google/elmo/3``, a Kaggle URL;
+        cached in ``TFHUB_CACHE_DIR``) or a local module directory; these
+        take ``initial_state="zeros"`` only (see docs/hub.md).
     initial_state : {"warm", "zeros", "carry"}, default="warm"
         LSTM state each sentence starts from. "warm": a fixed state per model,
         left by reading a bundled warm-up text with carried state (outputs are
@@ -330,10 +333,9 @@ def load_bilm(source, initial_state="warm"):
             f"initial_state must be one of {INITIAL_STATES}, got {initial_state!r}"
         )
     if is_hub_handle(source) or is_hub_module_dir(source):
-        raise ValueError(
-            f"{source}: TF Hub modules are not supported by this version; pass a "
-            "directory with options.json and a weights .hdf5"
-        )
+        from ._hub import load_hub_bilm  # keeps tensorflow_hub out of import time
+
+        return load_hub_bilm(source, initial_state)
     files = resolve_weight_files(source)
     key = files.identity()
     with _CACHE_LOCK:
