@@ -1,0 +1,204 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from sklearn_elmo import load_bilm
+from sklearn_elmo.bilm import warmup_sentences
+from sklearn_elmo.testing import make_random_bilm
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reference_batches(reference_dir):
+    sentences = json.loads((reference_dir / "lm_embeddings_sentences.json").read_text())
+    expected = []
+    for k in range(3):
+        with h5py.File(reference_dir / f"lm_embeddings_{k}.hdf5", "r") as fh:
+            expected.append([fh[str(i)][...] for i in range(10)])
+    for i in range(10):
+        batch = [sentences[k][i].split() for k in range(3)]
+        top = [np.concatenate(list(expected[k][i]), axis=-1) for k in range(3)]
+        yield batch, top
+
+
+def _assert_top_layer(layers, batch, top, atol=1e-5):
+    for row, (tokens, expected) in enumerate(zip(batch, top)):
+        assert expected.shape == (len(tokens), 32)
+        np.testing.assert_allclose(layers[row, 2, : len(tokens)], expected, atol=atol, rtol=0)
+
+
+def test_carry_matches_bilm_tf_on_all_ten_batches(reference_dir):
+    bilm = load_bilm(reference_dir / "lm_weights.hdf5", initial_state="carry")
+    for batch, top in _reference_batches(reference_dir):
+        layers, mask = bilm.embed(batch)
+        _assert_top_layer(layers, batch, top)
+        assert mask.sum(axis=1).tolist() == [len(s) for s in batch]
+        assert (layers[~mask.astype(bool)[:, None, :].repeat(3, 1)] == 0).all()
+
+
+def test_zeros_matches_bilm_tf_first_batch_only(reference_dir):
+    bilm = load_bilm(reference_dir / "lm_weights.hdf5", initial_state="zeros")
+    batches = list(_reference_batches(reference_dir))
+    batch, top = batches[0]
+    _assert_top_layer(bilm.embed(batch)[0], batch, top)
+    # Later reference batches were run with carried state: zeros must differ.
+    batch, top = batches[1]
+    layers, _ = bilm.embed(batch)
+    assert np.abs(layers[0, 2, : len(batch[0])] - top[0]).max() > 1e-3
+
+
+def test_carry_state_is_per_row_and_resettable(reference_dir):
+    bilm = load_bilm(reference_dir / "lm_weights.hdf5", initial_state="carry")
+    batches = list(_reference_batches(reference_dir))
+    bilm.embed(batches[0][0])
+    bilm.reset_state()
+    _assert_top_layer(bilm.embed(batches[0][0])[0], *batches[0])
+    # A carry Bilm is private to its caller: a new one starts from zeros.
+    other = load_bilm(reference_dir / "lm_weights.hdf5", initial_state="carry")
+    assert other is not bilm
+    _assert_top_layer(other.embed(batches[0][0])[0], *batches[0])
+
+
+SENTENCES = [
+    ["The", "cat", "sat", "on", "the", "mat", "."],
+    ["Hello"],
+    [],
+    "A much longer sentence , with punctuation , that goes on for a while .".split(),
+    ["The", "cat"],
+    ["naïve", "東京", "😀", "x" * 60],
+]
+
+
+@pytest.mark.parametrize("mode", ["zeros", "warm"])
+def test_output_is_a_pure_function_of_each_sentence(tiny_model, mode):
+    bilm = load_bilm(tiny_model, initial_state=mode)
+    alone = [bilm.embed([s])[0][0] for s in SENTENCES]
+    for batch_size in (1, 2, 3, 64):
+        for order in (list(range(len(SENTENCES))), list(reversed(range(len(SENTENCES))))):
+            sentences = [SENTENCES[i] for i in order] * 3
+            layers, mask = bilm.embed(sentences, batch_size=batch_size)
+            for row, i in enumerate(order * 3):
+                n = len(SENTENCES[i])
+                assert mask[row].sum() == n
+                np.testing.assert_allclose(
+                    layers[row, :, :n], alone[i][:, :n], atol=1e-6, rtol=0
+                )
+                assert (layers[row, :, n:] == 0).all()
+    # Repeated calls give the same answer.
+    again, _ = bilm.embed(SENTENCES)
+    first, _ = bilm.embed(SENTENCES)
+    np.testing.assert_array_equal(again, first)
+
+
+def test_warm_differs_from_zeros_but_only_in_context_layers(tiny_model):
+    warm, _ = load_bilm(tiny_model, "warm").embed([SENTENCES[0]])
+    zeros, _ = load_bilm(tiny_model, "zeros").embed([SENTENCES[0]])
+    np.testing.assert_array_equal(warm[:, 0], zeros[:, 0])  # token layer
+    assert np.abs(warm[:, 1:] - zeros[:, 1:]).max() > 1e-3
+
+
+def test_warmup_text_is_substantial_english():
+    sentences = warmup_sentences()
+    assert len(sentences) >= 50
+    assert all(len(s) >= 5 for s in sentences)
+
+
+def test_shapes_dtypes_and_empty_input(tiny_model):
+    bilm = load_bilm(tiny_model)
+    layers, mask = bilm.embed([["a", "b"], []])
+    assert layers.dtype == np.float32 and mask.dtype == bool
+    assert layers.shape == (2, bilm.n_layers, 2, bilm.dim)
+    assert not mask[1].any() and (layers[1] == 0).all()
+    layers, mask = bilm.embed([[]])
+    assert layers.shape == (1, 3, 0, 32) and mask.shape == (1, 0)
+    layers, mask = bilm.embed([])
+    assert layers.shape == (0, 3, 0, 32)
+    # Any iterable of token sequences works, including tuples and generators.
+    layers, _ = bilm.embed(tuple(s) for s in [("a", "b")])
+    assert layers.shape == (1, 3, 2, 32)
+
+
+def test_tokens_longer_than_48_bytes_share_their_first_48(tiny_model):
+    bilm = load_bilm(tiny_model, initial_state="zeros")
+    layers, _ = bilm.embed([["y" * 48 + "a"], ["y" * 48 + "b"], ["y" * 47 + "b"]])
+    np.testing.assert_array_equal(layers[0], layers[1])
+    assert np.abs(layers[0] - layers[2]).max() > 0
+
+
+@pytest.mark.parametrize(
+    "sentences, error, message",
+    [
+        ("The cat", TypeError, "single str"),
+        (["The", "cat"], TypeError, r"sentences\[0\]"),
+        ([["The", 3]], TypeError, r"sentences\[0\]\[1\]"),
+        ([["ok"], ["The", None]], TypeError, r"sentences\[1\]\[1\]"),
+        ([["The", ""]], ValueError, "empty token"),
+        (42, TypeError, "list of lists"),
+        ([[b"bytes"]], TypeError, r"sentences\[0\]\[0\]"),
+    ],
+)
+def test_bad_sentences_are_clear_errors(tiny_model, sentences, error, message):
+    with pytest.raises(error, match=message):
+        load_bilm(tiny_model).embed(sentences)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, "8", True])
+def test_bad_batch_size(tiny_model, batch_size):
+    with pytest.raises((TypeError, ValueError), match="batch_size"):
+        load_bilm(tiny_model).embed([["a"]], batch_size=batch_size)
+
+
+def test_bad_initial_state(tiny_model):
+    with pytest.raises(ValueError, match="initial_state"):
+        load_bilm(tiny_model, initial_state="random")
+
+
+def test_iter_embed_covers_every_sentence_once(tiny_model):
+    bilm = load_bilm(tiny_model)
+    seen = []
+    for index, layers, mask in bilm.iter_embed(SENTENCES * 4, batch_size=5):
+        assert len(index) <= 5 and layers.shape[0] == len(index) == mask.shape[0]
+        seen.extend(index.tolist())
+    assert sorted(seen) == list(range(len(SENTENCES) * 4))
+
+
+def test_load_bilm_shares_one_object_per_source_and_mode(tiny_model):
+    assert load_bilm(tiny_model) is load_bilm(str(tiny_model))
+    assert load_bilm(tiny_model) is load_bilm(tiny_model / "options.json")
+    assert load_bilm(tiny_model, "zeros") is not load_bilm(tiny_model, "warm")
+
+
+def test_fingerprint_depends_on_weights_and_protocol(tiny_model, tmp_path):
+    warm = load_bilm(tiny_model, "warm").fingerprint
+    assert len(warm) == 64 and int(warm, 16) >= 0
+    assert warm != load_bilm(tiny_model, "zeros").fingerprint
+    copy = shutil.copytree(tiny_model, tmp_path / "moved")
+    assert load_bilm(copy, "warm").fingerprint == warm
+    other = make_random_bilm(tmp_path / "other", seed=1)
+    assert load_bilm(other, "warm").fingerprint != warm
+
+
+def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(tiny_model, tmp_path):
+    bilm = load_bilm(tiny_model, "warm")
+    layers, _ = bilm.embed([SENTENCES[0]])
+    code = (
+        "import sys, numpy as np\n"
+        "from sklearn_elmo import load_bilm\n"
+        "b = load_bilm(sys.argv[1])\n"
+        "l, _ = b.embed([sys.argv[2].split()])\n"
+        "np.save(sys.argv[3], l)\n"
+        "print(b.fingerprint)\n"
+    )
+    out = tmp_path / "layers.npy"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_model), " ".join(SENTENCES[0]), str(out)],
+        capture_output=True, text=True, check=True, cwd=PROJECT_ROOT,
+    )
+    assert result.stdout.strip().splitlines()[-1] == bilm.fingerprint
+    np.testing.assert_allclose(np.load(out), layers, atol=1e-6, rtol=0)
