@@ -49,11 +49,12 @@ def _single(candidates, what, where):
     return candidates[0]
 
 
-def _weights_beside(options):
+def _weights_beside(options, pair_by_name):
     folder = options.parent
-    # AllenNLP names its files <prefix>_options.json / <prefix>_weights.hdf5.
-    if options.name.endswith("options.json"):
-        stem = options.name[: -len("options.json")]
+    # AllenNLP names its files <prefix>_options.json / <prefix>_weights.hdf5;
+    # an explicitly chosen options file picks its partner among several.
+    stem = options.name[: -len("options.json")]
+    if pair_by_name and options.name.endswith("options.json") and stem:
         for suffix in WEIGHT_SUFFIXES:
             paired = folder / f"{stem}weights{suffix}"
             if paired.is_file():
@@ -81,9 +82,13 @@ def resolve_weight_files(source):
                 p for p in path.iterdir() if p.is_file() and p.name.endswith(".json")
             ]
             options = _single(candidates, "options files (*.json)", path)
-        return WeightFiles(options.resolve(), _weights_beside(options).resolve())
+        return WeightFiles(
+            options.resolve(), _weights_beside(options, pair_by_name=False).resolve()
+        )
     if path.suffix == ".json":
-        return WeightFiles(path.resolve(), _weights_beside(path).resolve())
+        return WeightFiles(
+            path.resolve(), _weights_beside(path, pair_by_name=True).resolve()
+        )
     if path.suffix in WEIGHT_SUFFIXES:
         folder = path.parent
         options = folder / "options.json"
