@@ -1,10 +1,14 @@
 """Shared fixtures: generated biLMs and the bilm-tf reference fixture."""
 
+import os
 from pathlib import Path
 
-import pytest
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU features) hides test output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from sklearn_elmo.testing import make_random_bilm
+import pytest  # noqa: E402
+
+from sklearn_elmo.testing import make_random_bilm  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "bilm-tf"
