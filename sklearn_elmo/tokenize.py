@@ -17,11 +17,11 @@ _APOSTROPHES = "'\u2019"
 _TOKEN_RE = re.compile(
     r"""
     (?:[^\W\d_]\.){2,}                  # abbreviations with inner dots: U.S., e.g.
-    | \d+(?:[.,:/]\d+)*                 # numbers: 3.14, 1,000, 10:30, 1/2
+    | \d+(?:[.,:/]\d+)*(?![^\W_])       # numbers: 3.14, 1,000, 10:30, 1/2
     | [^\W_]+(?:[-'\u2019][^\W_]+)*      # words, possibly hyphenated / with apostrophes
     | \.{3}                             # ellipsis
     | -{2,}                             # dashes written as --
-    | [_\S]                             # any other single visible character
+    | \S                                # any other single visible character
     """,
     re.VERBOSE,
 )
@@ -40,9 +40,6 @@ def _split_clitics(word):
     match = _CLITIC_RE.match(word)
     if match:
         return [match.group(1), match.group(2)]
-    # A possessive of a plural ("dogs'") keeps the apostrophe as its own token.
-    if len(word) > 1 and word[-1] in _APOSTROPHES:
-        return [word[:-1], word[-1]]
     return [word]
 
 
@@ -72,13 +69,11 @@ def default_tokenizer(text):
     ['The', 'U.S.', 'economy', 'did', "n't", 'grow', '2.5', '%', '(', 'yet', ')', '.']
     """
     if not isinstance(text, str):
-        raise TypeError(
-            f"default_tokenizer expects a str, got {type(text).__name__}."
-        )
+        raise TypeError(f"default_tokenizer expects a str, got {type(text).__name__}.")
     tokens = []
     for match in _TOKEN_RE.finditer(text):
         token = match.group(0)
-        if token[-1] in _APOSTROPHES or any(a in token for a in _APOSTROPHES):
+        if any(a in token for a in _APOSTROPHES):
             tokens.extend(_split_clitics(token))
         else:
             tokens.append(token)
