@@ -1,0 +1,410 @@
+"""The trainable network on top of the frozen biLM (Keras 3, TensorFlow backend).
+
+Scalar mix of the biLM layers -> masked pooling -> dropout -> optional relu
+hidden layers -> output logits. The biLM never runs here: the network reads
+:class:`~sklearn_elmo._features.LayerFeatures`, either per-layer means (mean
+pooling; mixing commutes with mean pooling) or token vectors with a mask.
+
+Fitted networks leave this module as ``{variable path: ndarray}`` dicts plus a
+:class:`NetworkSpec`; :class:`Network` rebuilds the Keras model from them on
+demand, so estimators never hold TensorFlow objects.
+"""
+
+import dataclasses
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+OUTPUTS = ("sigmoid", "softmax", "linear")
+_PREDICT_BATCH_MEANS = 4096
+_PREDICT_BATCH_TOKENS = 128
+
+
+def _check_backend():
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "sklearn_elmo trains its networks with the TensorFlow backend of Keras; "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}. Set KERAS_BACKEND="
+            "tensorflow before importing keras."
+        )
+
+
+class ScalarMix(keras.layers.Layer):
+    """ELMo's scalar mix: ``gamma * sum_j softmax(w)_j * layer_j``.
+
+    Input ``(batch, n_layers, ...)``; output the same without the layer axis.
+    ``w`` starts at zero (a plain average) and ``gamma`` at one; ``mix_l2``
+    adds ``mix_l2 * sum(w ** 2)`` to the model's losses.
+    """
+
+    def __init__(self, mix_l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mix_l2 = mix_l2
+
+    def build(self, input_shape):
+        regularizer = keras.regularizers.L2(self.mix_l2) if self.mix_l2 > 0 else None
+        self.w = self.add_weight(
+            name="w",
+            shape=(input_shape[1],),
+            initializer="zeros",
+            regularizer=regularizer,
+        )
+        self.gamma = self.add_weight(name="gamma", shape=(), initializer="ones")
+
+    def call(self, layers):
+        return self.gamma * ops.tensordot(layers, ops.softmax(self.w), axes=[[1], [0]])
+
+    def get_config(self):
+        return {**super().get_config(), "mix_l2": self.mix_l2}
+
+
+class MaskedPooling(keras.layers.Layer):
+    """Pool ``(batch, T, dim)`` over real tokens only: mean, max or both.
+
+    A text without tokens pools to zeros.
+    """
+
+    def __init__(self, pooling="mean", **kwargs):
+        super().__init__(**kwargs)
+        self.pooling = pooling
+
+    def call(self, inputs):
+        x, mask = inputs
+        m = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        count = ops.sum(m, axis=1)
+        pooled = []
+        if self.pooling in ("mean", "mean_max"):
+            pooled.append(ops.sum(x * m, axis=1) / ops.maximum(count, 1.0))
+        if self.pooling in ("max", "mean_max"):
+            largest = ops.max(ops.where(m > 0, x, float("-inf")), axis=1)
+            pooled.append(ops.where(count > 0, largest, 0.0))
+        return pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "pooling": self.pooling}
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that fixes the network's architecture.
+
+    ``output`` is None for a mix-and-pool encoder without head.
+    """
+
+    n_layers: int
+    dim: int
+    pooling: str = "mean"
+    token_level: bool = False
+    hidden_layer_sizes: tuple = ()
+    n_outputs: int = 0
+    output: str | None = None
+    dropout: float = 0.0
+    mix_l2: float = 0.0
+
+    @property
+    def n_pooled(self):
+        return self.dim * (2 if self.pooling == "mean_max" else 1)
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def build_network(spec, seed=0):
+    """Build the Keras model and its encoder for ``spec``.
+
+    Returns
+    -------
+    model : keras.Model or None
+        Inputs -> output logits; None when ``spec.output`` is None.
+    encoder : keras.Model
+        Inputs -> mixed, pooled features (``spec.n_pooled`` wide).
+    """
+    _check_backend()
+    seeds = np.random.RandomState(seed).randint(
+        0, 2**31 - 1, size=len(spec.hidden_layer_sizes) + 2
+    )
+    if spec.token_level:
+        inputs = {
+            "layers": keras.Input((spec.n_layers, None, spec.dim), name="layers"),
+            "mask": keras.Input((None,), dtype="bool", name="mask"),
+        }
+        mixed = ScalarMix(spec.mix_l2, name="scalar_mix")(inputs["layers"])
+        pooled = MaskedPooling(spec.pooling, name="pooling")([mixed, inputs["mask"]])
+    else:
+        if spec.pooling != "mean":
+            raise ValueError("Only mean pooling can run on per-layer means.")
+        inputs = {"layers": keras.Input((spec.n_layers, spec.dim), name="layers")}
+        pooled = ScalarMix(spec.mix_l2, name="scalar_mix")(inputs["layers"])
+    encoder = keras.Model(inputs, pooled, name="encoder")
+    if spec.output is None:
+        return None, encoder
+
+    h = keras.layers.Dropout(spec.dropout, seed=int(seeds[0]), name="dropout")(pooled)
+    for i, width in enumerate(spec.hidden_layer_sizes):
+        h = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=int(seeds[i + 1])),
+            name=f"hidden_{i}",
+        )(h)
+    logits = keras.layers.Dense(
+        spec.n_outputs,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=int(seeds[-1])),
+        name="output",
+    )(h)
+    return keras.Model(inputs, logits, name="elmo_head"), encoder
+
+
+def _input_signature(spec):
+    if spec.token_level:
+        return {
+            "layers": tf.TensorSpec((None, spec.n_layers, None, spec.dim), tf.float32),
+            "mask": tf.TensorSpec((None, None), tf.bool),
+        }
+    return {"layers": tf.TensorSpec((None, spec.n_layers, spec.dim), tf.float32)}
+
+
+def _target_signature(spec):
+    if spec.output == "softmax":
+        return tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None, 1), tf.float32)
+    return (
+        tf.TensorSpec((None, spec.n_outputs), tf.float32),
+        tf.TensorSpec((None, spec.n_outputs), tf.float32),
+    )
+
+
+def _entry_losses(output, y, logits):
+    if output == "softmax":
+        return tf.expand_dims(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits), -1
+        )
+    if output == "sigmoid":
+        return tf.nn.sigmoid_cross_entropy_with_logits(y, logits)
+    return tf.square(logits - y)
+
+
+def _variables_dict(model):
+    return {v.path: np.array(v.numpy()) for v in model.trainable_variables}
+
+
+def _assign(model, weights):
+    variables = {v.path: v for v in model.trainable_variables}
+    if set(variables) != set(weights):
+        raise ValueError(
+            "Stored network weights do not match the network: "
+            f"expected {sorted(variables)}, got {sorted(weights)}."
+        )
+    for path, value in weights.items():
+        variables[path].assign(value)
+
+
+def _batches(index, batch_size):
+    for start in range(0, len(index), batch_size):
+        yield index[start : start + batch_size]
+
+
+def train_network(
+    spec,
+    features,
+    targets,
+    loss_weights,
+    *,
+    train_index,
+    val_index=None,
+    epochs,
+    batch_size,
+    learning_rate,
+    n_iter_no_change=None,
+    seed=0,
+    score=None,
+    verbose=0,
+    label="sklearn_elmo",
+):
+    """Train a fresh network with Adam; return its weights and history.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        Must have an ``output``.
+    features : LayerFeatures
+    targets : ndarray
+        int32 ``(n,)`` class indices for "softmax"; float32 ``(n, n_outputs)``
+        otherwise.
+    loss_weights : ndarray of shape (n, 1) for "softmax", else (n, n_outputs)
+        Per-entry loss weights (sample and class weights).
+    train_index, val_index : ndarray of int
+        Rows used for training and, if given, for early stopping.
+    epochs, batch_size, learning_rate : training schedule.
+    n_iter_no_change : int
+        Stop after this many epochs without a lower validation loss and
+        restore the best weights (only with ``val_index``).
+    seed : int
+        Fixes initialisation, dropout and shuffling.
+    score : callable (targets, logits) -> float, optional
+        Metric recorded in the history.
+    verbose : int
+        Print one line per epoch when > 0.
+
+    Returns
+    -------
+    weights : dict of str -> ndarray
+    history : dict of str -> list of float
+        "loss" and "score" per epoch, and "val_loss", "val_score" with a
+        validation set. Losses include the scalar-mix L2 penalty.
+    n_iter : int
+        Epochs run.
+    """
+    rng = np.random.RandomState(seed)
+    model, _ = build_network(spec, seed=int(rng.randint(0, 2**31 - 1)))
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    optimizer.build(model.trainable_variables)
+    output = spec.output
+    y_spec, w_spec = _target_signature(spec)
+    signature = [_input_signature(spec), y_spec, w_spec]
+
+    def penalty():
+        return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+
+    @tf.function(input_signature=signature, autograph=False)
+    def train_step(inputs, y, w):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.reduce_mean(w * _entry_losses(output, y, logits)) + penalty()
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss, logits
+
+    @tf.function(input_signature=signature, autograph=False)
+    def eval_step(inputs, y, w):
+        logits = model(inputs, training=False)
+        return tf.reduce_sum(w * _entry_losses(output, y, logits)), logits
+
+    def run_batch(step, index):
+        return step(features.batch(index), targets[index], loss_weights[index])
+
+    train_index = np.asarray(train_index)
+    batch_size = min(batch_size, len(train_index))
+    history = {"loss": [], "score": []}
+    if val_index is not None:
+        history.update(val_loss=[], val_score=[])
+    best_loss, best_weights, stale = np.inf, None, 0
+    n_iter = 0
+    for epoch in range(epochs):
+        order = train_index[rng.permutation(len(train_index))]
+        total, all_logits = 0.0, np.empty((len(order), spec.n_outputs), np.float32)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            loss, logits = run_batch(train_step, index)
+            total += float(loss) * len(index)
+            all_logits[start : start + len(index)] = logits.numpy()
+        n_iter = epoch + 1
+        history["loss"].append(total / len(order))
+        history["score"].append(_score(score, targets[order], all_logits))
+        message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+
+        if val_index is not None:
+            val_total, val_logits = 0.0, []
+            for index in _batches(np.asarray(val_index), _predict_batch(spec)):
+                loss_sum, logits = run_batch(eval_step, index)
+                val_total += float(loss_sum)
+                val_logits.append(logits.numpy())
+            k = loss_weights.shape[1]
+            val_loss = val_total / (len(val_index) * k) + float(penalty())
+            history["val_loss"].append(val_loss)
+            history["val_score"].append(
+                _score(score, targets[val_index], np.concatenate(val_logits))
+            )
+            message += (
+                f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
+            )
+            if val_loss < best_loss:
+                best_loss, best_weights, stale = val_loss, _variables_dict(model), 0
+            else:
+                stale += 1
+        if verbose > 0:
+            print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
+        if (
+            val_index is not None
+            and n_iter_no_change is not None
+            and stale >= n_iter_no_change
+        ):
+            if verbose > 0:
+                print(
+                    f"[{label}] validation loss did not improve for {stale} epochs; "
+                    "stopping and restoring the best weights",
+                    file=sys.stdout,
+                )
+            break
+
+    if best_weights is not None:
+        return best_weights, history, n_iter
+    return _variables_dict(model), history, n_iter
+
+
+def _score(score, targets, logits):
+    return float(score(targets, logits)) if score is not None else float("nan")
+
+
+def _predict_batch(spec):
+    return _PREDICT_BATCH_TOKENS if spec.token_level else _PREDICT_BATCH_MEANS
+
+
+def default_weights(spec):
+    """Weights of an untrained encoder: plain average (w = 0), gamma = 1."""
+    return {
+        "scalar_mix/w": np.zeros(spec.n_layers, np.float32),
+        "scalar_mix/gamma": np.ones((), np.float32),
+    }
+
+
+class Network:
+    """A fitted network rebuilt from plain weights, for inference.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    weights : dict of str -> ndarray
+        As returned by :func:`train_network`. Encoder-only specs need only the
+        ``scalar_mix/*`` entries.
+    """
+
+    def __init__(self, spec, weights):
+        self.spec = spec
+        self.model, self.encoder = build_network(spec)
+        target = self.model if self.model is not None else self.encoder
+        if self.model is None:
+            weights = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
+        _assign(target, weights)
+        signature = [_input_signature(spec)]
+        self._logits = None
+        if self.model is not None:
+            self._logits = tf.function(
+                lambda inputs: self.model(inputs, training=False),
+                input_signature=signature,
+                autograph=False,
+            )
+        self._encode = tf.function(
+            lambda inputs: self.encoder(inputs, training=False),
+            input_signature=signature,
+            autograph=False,
+        )
+
+    def _run(self, function, features, width):
+        out = np.empty((len(features), width), np.float32)
+        index = np.arange(len(features))
+        for batch in _batches(index, _predict_batch(self.spec)):
+            out[batch] = function(features.batch(batch)).numpy()
+        return out
+
+    def logits(self, features):
+        """Output-layer pre-activations, ``(n_texts, n_outputs)``."""
+        if self._logits is None:
+            raise ValueError("This network has no output layer.")
+        return self._run(self._logits, features, self.spec.n_outputs)
+
+    def encode(self, features):
+        """Mixed and pooled features, ``(n_texts, spec.n_pooled)``."""
+        return self._run(self._encode, features, self.spec.n_pooled)
