@@ -24,8 +24,10 @@ import numpy as np
 
 from ._sources import is_hub_handle
 
-# Seconds to wait for a handle's server before declaring it unreachable.
+# Seconds to wait for a handle's server before declaring it unreachable;
+# the environment variable SKLEARN_ELMO_HUB_TIMEOUT overrides it.
 CONNECT_TIMEOUT = 10.0
+TIMEOUT_VARIABLE = "SKLEARN_ELMO_HUB_TIMEOUT"
 TOKENS_SIGNATURE = "tokens"
 _CHUNK = 1 << 20
 
@@ -68,6 +70,21 @@ def _offline_message(handle, reason):
     )
 
 
+def _connect_timeout():
+    raw = os.environ.get(TIMEOUT_VARIABLE)
+    if raw is None:
+        return CONNECT_TIMEOUT
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = -1.0
+    if not timeout > 0:
+        raise ValueError(
+            f"{TIMEOUT_VARIABLE} must be a positive number of seconds, got {raw!r}"
+        )
+    return timeout
+
+
 def _probe(url, timeout):
     """Reachability of ``url`` within ``timeout`` seconds.
 
@@ -76,6 +93,7 @@ def _probe(url, timeout):
     cannot outlive the timeout.
     """
     outcome = {}
+    silent = f"no answer within {timeout:g} s"
 
     def attempt():
         try:
@@ -86,13 +104,17 @@ def _probe(url, timeout):
             if exc.code == 404:
                 outcome["reason"] = "HTTP 404: no module at this address"
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            outcome["reason"] = str(getattr(exc, "reason", exc)) or type(exc).__name__
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                outcome["reason"] = silent
+            else:
+                outcome["reason"] = str(reason) or type(reason).__name__
 
     thread = threading.Thread(target=attempt, name="sklearn-elmo-probe", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        return f"no answer within {timeout:g} s"
+        return silent
     return outcome.get("reason")
 
 
@@ -134,7 +156,7 @@ def resolve_hub_source(source):
     if scheme in ("http", "https"):
         query = "tf-hub-format=" + ("compressed" if compressed else "uncompressed")
         url = handle + ("&" if "?" in handle else "?") + query
-        reason = _probe(url, CONNECT_TIMEOUT)
+        reason = _probe(url, _connect_timeout())
         if reason is not None:
             raise ValueError(_offline_message(handle, reason))
     import tensorflow_hub as hub

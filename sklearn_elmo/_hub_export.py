@@ -132,21 +132,19 @@ def _forward(tf, opts, w, aggregation, tokens, sequence_len):
     seq = tf.clip_by_value(tf.cast(sequence_len, tf.int32), 0, T)
     lengths = seq + 2  # with <S> and </S>
     width = T + 2
-    chars = tf.concat(
-        [
-            tf.tile(tf.constant(BOS_IDS)[None, None], [B, 1, 1]),
-            _char_ids(tf, tokens),
-            tf.zeros([B, 1, MAX_CHARS], tf.int32),
-        ],
-        axis=1,
+    # Every sentence as strings with its boundaries; "<S>" and "</S>" encode
+    # as the boundary tokens (see _char_ids).
+    padded = tf.concat(
+        [tf.fill([B, 1], "<S>"), tokens, tf.fill([B, 1], "")], axis=1
     )
     position = tf.range(width)[None, :]
-    at_end = tf.equal(position, (seq + 1)[:, None])[..., None]
-    chars = tf.where(at_end, tf.constant(EOS_IDS), chars)
-    chars = tf.where((position <= (seq + 1)[:, None])[..., None], chars, 0)
-
+    padded = tf.where(tf.equal(position, (seq + 1)[:, None]), "</S>", padded)
     real = tf.where(tf.sequence_mask(lengths, width))
-    embedded = _token_embedding(tf, opts, w, tf.gather_nd(chars, real))
+    # The token embedding is context independent: run it once per distinct
+    # token of the batch.
+    distinct, index = tf.unique(tf.gather_nd(padded, real))
+    embedded = _token_embedding(tf, opts, w, _char_ids(tf, distinct))
+    embedded = tf.gather(embedded, index)
     embedded = tf.scatter_nd(real, embedded, tf.cast(tf.stack([B, width, P]), tf.int64))
     backward = tf.reverse_sequence(embedded, lengths, seq_axis=1, batch_axis=0)
     x = tf.transpose(tf.stack([embedded, backward]), [0, 2, 1, 3])  # (2, T, B, P)

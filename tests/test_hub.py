@@ -119,7 +119,7 @@ def test_offline_handle_fails_fast_and_clearly(handle, empty_cache, offline):
 
 
 def test_silent_server_times_out(empty_cache, monkeypatch):
-    monkeypatch.setattr(_hub, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setenv("SKLEARN_ELMO_HUB_TIMEOUT", "1")
     with socket.socket() as server:  # accepts connections, never answers
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -128,6 +128,12 @@ def test_silent_server_times_out(empty_cache, monkeypatch):
         with pytest.raises(ValueError, match="no answer within 1 s"):
             load_bilm(handle, initial_state="zeros")
         assert time.monotonic() - start < 5
+
+
+def test_bad_timeout_setting(empty_cache, monkeypatch):
+    monkeypatch.setenv("SKLEARN_ELMO_HUB_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="SKLEARN_ELMO_HUB_TIMEOUT must be a positive"):
+        load_bilm(TFHUB_HANDLE, initial_state="zeros")
 
 
 def test_unresolvable_reply_is_wrapped(empty_cache):
