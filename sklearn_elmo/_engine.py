@@ -69,6 +69,9 @@ class BilmGraph(tf.Module):
                 )
             )
         L = opts.n_lstm_layers
+        # XLA compiles once per batch row count: callers keep row counts to
+        # the few values of ``round_batch`` (see ``pad_rows``).
+        self._cell = tf.function(self._cell_step, jit_compile=True)
         self.run = tf.function(
             self._run,
             input_signature=[
@@ -80,6 +83,20 @@ class BilmGraph(tf.Module):
             ],
             reduce_retracing=True,
         )
+
+    @staticmethod
+    def round_batch(n_rows):
+        """Largest efficient row count <= ``n_rows``: 1, 2, 4, .. 32, then multiples of 32."""
+        if n_rows >= 32:
+            return n_rows - n_rows % 32
+        return 1 << (int(n_rows).bit_length() - 1)
+
+    @staticmethod
+    def pad_rows(n_rows):
+        """Smallest efficient row count >= ``n_rows``."""
+        if n_rows > 32:
+            return -(-n_rows // 32) * 32
+        return 1 << max(int(n_rows) - 1, 0).bit_length()
 
     def zero_state(self, batch_size):
         """Zero LSTM state ``(c, h)`` for ``batch_size`` rows, as numpy arrays."""
@@ -107,6 +124,20 @@ class BilmGraph(tf.Module):
             x = tf.matmul(x, self._proj[0]) + self._proj[1]
         return x
 
+    def _cell_step(self, gates_x, gates_h, c, active):
+        """The LSTM cell's elementwise part, compiled by XLA into one pass.
+
+        Unfused, these dozen elementwise ops each stream the ``(2, B, 4C)``
+        gate tensor through memory and cost as much as the step's matmuls.
+        Returns the next cell state (kept where ``active`` is false) and the
+        unprojected output ``o * tanh(c)``.
+        """
+        i, j, f, o = tf.split(gates_x + gates_h, 4, axis=-1)
+        c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
+        if self.opts.cell_clip is not None:
+            c_new = tf.clip_by_value(c_new, -self.opts.cell_clip, self.opts.cell_clip)
+        return tf.where(active, c_new, c), tf.sigmoid(o) * tf.tanh(c_new)
+
     def _lstm_layer(self, layer, x, lengths, c, h):
         """Run one layer, both directions; ``x`` is ``(2, T, B, P)``."""
         opts = self.opts
@@ -117,17 +148,12 @@ class BilmGraph(tf.Module):
         gates_x = tf.reshape(gates_x, [2, T, B, 4 * opts.lstm_dim])
         outputs = tf.TensorArray(tf.float32, size=T)
         for t in tf.range(T):
-            z = gates_x[:, t] + tf.matmul(h, w_h)
-            i, j, f, o = tf.split(z, 4, axis=-1)
-            c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
-            if opts.cell_clip is not None:
-                c_new = tf.clip_by_value(c_new, -opts.cell_clip, opts.cell_clip)
-            h_new = tf.matmul(tf.sigmoid(o) * tf.tanh(c_new), w_p)
-            if opts.proj_clip is not None:
-                h_new = tf.clip_by_value(h_new, -opts.proj_clip, opts.proj_clip)
             # Rows whose sentence has ended keep their state (for carried state).
             active = tf.reshape(t < lengths, [1, B, 1])
-            c = tf.where(active, c_new, c)
+            c, m = self._cell(gates_x[:, t], tf.matmul(h, w_h), c, active)
+            h_new = tf.matmul(m, w_p)
+            if opts.proj_clip is not None:
+                h_new = tf.clip_by_value(h_new, -opts.proj_clip, opts.proj_clip)
             h = tf.where(active, h_new, h)
             outputs = outputs.write(t, h_new)
         return tf.transpose(outputs.stack(), [1, 0, 2, 3]), c, h

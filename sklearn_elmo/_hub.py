@@ -271,6 +271,9 @@ class HubBackend:
     def zero_state(self, n_rows):
         return ()
 
+    def round_batch(self, n_rows):
+        return n_rows  # the module runs any row count equally well
+
     def warm_state(self):
         raise ValueError(
             f"{self.source}: a TF Hub module has no initial-state input; use "

@@ -72,7 +72,8 @@ class _WeightFilesBackend:
 
     The backend protocol :class:`Bilm` relies on: ``n_layers``, ``dim``,
     ``max_batch_tokens``, ``digest`` (hex, over everything that determines the
-    outputs), ``zero_state(n_rows)``, ``warm_state()`` (one row) and
+    outputs), ``round_batch(n)`` (the largest row count <= n the backend runs
+    efficiently), ``zero_state(n_rows)``, ``warm_state()`` (one row) and
     ``run(sentences, state) -> (layers, final_state)`` where ``state`` is a
     tuple of arrays with rows on axis 2 and ``layers`` is
     ``(n, n_layers, max_len, dim)`` float32 with padding zeroed.
@@ -96,9 +97,20 @@ class _WeightFilesBackend:
     def zero_state(self, n_rows):
         return self.graph.zero_state(n_rows)
 
+    def round_batch(self, n_rows):
+        return self.graph.round_batch(n_rows)
+
     def run(self, sentences, state):
+        n = len(sentences)
+        rows = self.graph.pad_rows(n)
+        if rows > n:  # pad with empty sentences to a row count XLA has compiled
+            sentences = list(sentences) + [[]] * (rows - n)
+            state = tuple(
+                np.concatenate([s, z], axis=2)
+                for s, z in zip(state, self.zero_state(rows - n))
+            )
         layers, c, h = self.graph.run(*batch_to_unique_ids(sentences), *state)
-        return layers.numpy(), (c.numpy(), h.numpy())
+        return layers.numpy()[:n], (c.numpy()[:, :, :n], h.numpy()[:, :, :n])
 
     def warm_state(self):
         """The state left by reading the warm-up text with carried state."""
@@ -177,6 +189,8 @@ class Bilm:
                 if (stop - start + 1) * width > self.max_batch_tokens:
                     break
                 stop += 1
+            if stop < len(order):  # the last batch may be ragged
+                stop = start + self._backend.round_batch(stop - start)
             batches.append(order[start:stop])
             start = stop
         return batches
