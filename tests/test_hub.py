@@ -18,7 +18,7 @@ tf = pytest.importorskip("tensorflow")
 hub = pytest.importorskip("tensorflow_hub")
 
 TFHUB_HANDLE = "https://tfhub.dev/google/elmo/3"
-KAGGLE_HANDLE = "https://www.kaggle.com/models/google/elmo/tensorFlow1/elmo/3"
+KAGGLE_HANDLE = "https://www.kaggle.com/models/google/elmo/TensorFlow1/elmo/3"
 
 SENTENCES = [
     ["The", "cat", "sat", "on", "the", "mat", "."],
