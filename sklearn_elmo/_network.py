@@ -5,6 +5,15 @@ hidden layers -> output logits. The biLM never runs here: the network reads
 :class:`~sklearn_elmo._features.LayerFeatures`, either per-layer means (mean
 pooling; mixing commutes with mean pooling) or token vectors with a mask.
 
+The head reads the biLM layers standardised with training-set statistics:
+each layer centred by its training mean, all layers divided by one common
+scale (``input/center``, ``input/scale``). Pooled ELMo vectors share a large
+common component, so raw inputs are badly conditioned for the head. Centring
+only shifts the pooled mix by a constant (mean and max pooling commute with
+it) and a common scale leaves the relative layer weights alone, so the scalar
+mix keeps its meaning and the encoder (:meth:`Network.encode`) applies it to
+the raw layers.
+
 Fitted networks leave this module as ``{variable path: ndarray}`` dicts plus a
 :class:`NetworkSpec`; :class:`Network` rebuilds the Keras model from them on
 demand, so estimators never hold TensorFlow objects.
@@ -55,7 +64,9 @@ class ScalarMix(keras.layers.Layer):
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="ones")
 
     def call(self, layers):
-        return self.gamma * ops.tensordot(layers, ops.softmax(self.w), axes=[[1], [0]])
+        # softmax written out: keras.ops.softmax warns on a single layer.
+        e = ops.exp(self.w - ops.max(self.w))
+        return self.gamma * ops.tensordot(layers, e / ops.sum(e), axes=[[1], [0]])
 
     def get_config(self):
         return {**super().get_config(), "mix_l2": self.mix_l2}
@@ -201,6 +212,48 @@ def _assign(model, weights):
         variables[path].assign(value)
 
 
+class StandardizedFeatures:
+    """A view of LayerFeatures whose batches are ``(layers - center) / scale``."""
+
+    def __init__(self, features, center, scale):
+        self.features = features
+        self.center = center
+        self.scale = scale
+
+    def __len__(self):
+        return len(self.features)
+
+    def batch(self, index):
+        batch = dict(self.features.batch(index))
+        layers = batch["layers"]
+        center = self.center[:, None, :] if layers.ndim == 4 else self.center
+        batch["layers"] = ((layers - center) / self.scale).astype(np.float32)
+        return batch
+
+
+def input_statistics(features, index):
+    """Per-layer center ``(n_layers, dim)`` and common scale of the head's inputs.
+
+    Over the texts at ``index``: for per-layer means, the mean and spread of
+    those means; for token vectors, of the tokens (from each text's token
+    count, mean and mean square, without touching the tokens).
+    """
+    means = features.means[index].astype(np.float64)
+    if features.token_level:
+        counts = features.n_tokens[index].astype(np.float64)
+        total = max(counts.sum(), 1.0)
+        center = np.tensordot(counts, means, axes=1) / total
+        square = counts @ features.sq_means[index] / total  # (n_layers,)
+        variance = np.mean(square - np.mean(np.square(center), axis=1))
+    else:
+        center = means.mean(axis=0)
+        variance = np.mean(np.square(means - center))
+    scale = float(np.sqrt(max(variance, 0.0)))
+    if not np.isfinite(scale) or scale <= 1e-12:
+        scale = 1.0
+    return center.astype(np.float32), np.array(scale, dtype=np.float32)
+
+
 def _batches(index, batch_size):
     for start in range(0, len(index), batch_size):
         yield index[start : start + batch_size]
@@ -230,6 +283,9 @@ def train_network(
     spec : NetworkSpec
         Must have an ``output``.
     features : LayerFeatures
+        Raw biLM features; the network sees them standardised with the
+        statistics of ``train_index`` (returned as ``input/center`` and
+        ``input/scale`` in the weights).
     targets : ndarray
         int32 ``(n,)`` class indices for "softmax"; float32 ``(n, n_outputs)``
         otherwise.
@@ -257,6 +313,9 @@ def train_network(
     n_iter : int
         Epochs run.
     """
+    train_index = np.asarray(train_index)
+    center, scale = input_statistics(features, train_index)
+    features = StandardizedFeatures(features, center, scale)
     rng = np.random.RandomState(seed)
     model, _ = build_network(spec, seed=int(rng.randint(0, 2**31 - 1)))
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
@@ -285,7 +344,6 @@ def train_network(
     def run_batch(step, index):
         return step(features.batch(index), targets[index], loss_weights[index])
 
-    train_index = np.asarray(train_index)
     batch_size = min(batch_size, len(train_index))
     history = {"loss": [], "score": []}
     if val_index is not None:
@@ -339,9 +397,9 @@ def train_network(
                 )
             break
 
-    if best_weights is not None:
-        return best_weights, history, n_iter
-    return _variables_dict(model), history, n_iter
+    weights = best_weights if best_weights is not None else _variables_dict(model)
+    weights.update({"input/center": center, "input/scale": scale})
+    return weights, history, n_iter
 
 
 def _score(score, targets, logits):
@@ -374,10 +432,18 @@ class Network:
     def __init__(self, spec, weights):
         self.spec = spec
         self.model, self.encoder = build_network(spec)
-        target = self.model if self.model is not None else self.encoder
+        weights = dict(weights)
+        self.center = weights.pop("input/center", None)
+        self.scale = weights.pop("input/scale", None)
         if self.model is None:
             weights = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
-        _assign(target, weights)
+            _assign(self.encoder, weights)
+        else:
+            if self.center is None or self.scale is None:
+                raise ValueError(
+                    "A network with a head needs input/center and input/scale."
+                )
+            _assign(self.model, weights)
         signature = [_input_signature(spec)]
         self._logits = None
         if self.model is not None:
@@ -403,8 +469,9 @@ class Network:
         """Output-layer pre-activations, ``(n_texts, n_outputs)``."""
         if self._logits is None:
             raise ValueError("This network has no output layer.")
-        return self._run(self._logits, features, self.spec.n_outputs)
+        standardized = StandardizedFeatures(features, self.center, self.scale)
+        return self._run(self._logits, standardized, self.spec.n_outputs)
 
     def encode(self, features):
-        """Mixed and pooled features, ``(n_texts, spec.n_pooled)``."""
+        """The scalar mix of the raw layers, pooled: ``(n_texts, spec.n_pooled)``."""
         return self._run(self._encode, features, self.spec.n_pooled)

@@ -9,8 +9,10 @@ from sklearn_elmo._network import (
     Network,
     NetworkSpec,
     ScalarMix,
+    StandardizedFeatures,
     build_network,
     default_weights,
+    input_statistics,
     train_network,
 )
 
@@ -134,13 +136,24 @@ def test_weights_round_trip_into_numpy_formula():
         "hidden_0/bias",
         "output/kernel",
         "output/bias",
+        "input/center",
+        "input/scale",
     }
     assert all(isinstance(v, np.ndarray) for v in weights.values())
-    mixed = weights["scalar_mix/gamma"] * np.tensordot(
-        features.means, softmax(weights["scalar_mix/w"]), axes=([1], [0])
+    np.testing.assert_allclose(
+        weights["input/center"], features.means.mean(axis=0), rtol=1e-5
+    )
+
+    def mix(layers):
+        s = softmax(weights["scalar_mix/w"])
+        return weights["scalar_mix/gamma"] * np.tensordot(layers, s, axes=([1], [0]))
+
+    mixed = mix(features.means)
+    head_input = mix(
+        (features.means - weights["input/center"]) / weights["input/scale"]
     )
     hidden = np.maximum(
-        mixed @ weights["hidden_0/kernel"] + weights["hidden_0/bias"], 0
+        head_input @ weights["hidden_0/kernel"] + weights["hidden_0/bias"], 0
     )
     logits = hidden @ weights["output/kernel"] + weights["output/bias"]
     network = Network(spec, weights)
@@ -288,8 +301,40 @@ def test_verbose_prints_epochs(capsys):
 
 def test_network_rejects_mismatched_weights():
     spec = NetworkSpec(n_layers=3, dim=4, n_outputs=1, output="sigmoid")
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="needs input/center"):
         Network(spec, default_weights(spec))
+    weights = {
+        **default_weights(spec),
+        "input/center": np.zeros((3, 4), np.float32),
+        "input/scale": np.float32(1.0),
+    }
+    with pytest.raises(ValueError, match="do not match"):
+        Network(spec, weights)
+
+
+def test_input_statistics_of_tokens_and_means():
+    rng = np.random.RandomState(0)
+    features = _token_features(rng, [3, 0, 5, 2])
+    features.sq_means = np.stack(
+        [
+            np.square(features.tokens[a:b]).mean(axis=(0, 2)) if b > a else np.zeros(3)
+            for a, b in zip(features.offsets[:-1], features.offsets[1:])
+        ]
+    )
+    index = np.array([0, 1, 2])
+    center, scale = input_statistics(features, index)
+    tokens = features.tokens[: features.offsets[3]].astype(np.float64)
+    np.testing.assert_allclose(center, tokens.mean(axis=0), rtol=1e-5)
+    spread = np.sqrt(np.mean(np.square(tokens - tokens.mean(axis=0))))
+    assert scale == pytest.approx(spread, rel=1e-5)
+    batch = StandardizedFeatures(features, center, scale).batch([2])
+    raw = features.batch([2])
+    np.testing.assert_allclose(
+        batch["layers"], (raw["layers"] - center[:, None, :]) / scale, rtol=1e-5
+    )
+    means_only = _mean_features(features.means)
+    center, scale = input_statistics(means_only, index)
+    np.testing.assert_allclose(center, features.means[index].mean(axis=0), rtol=1e-5)
 
 
 def test_backend_is_tensorflow():
