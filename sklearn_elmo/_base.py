@@ -1,0 +1,293 @@
+"""Shared machinery of the ELMo estimators.
+
+The estimators keep only plain fitted state (numpy arrays, dicts, str); the
+biLM comes from :func:`~sklearn_elmo.bilm.load_bilm`'s per-process cache on
+every use, and the Keras network is rebuilt from ``network_weights_`` the
+first time an instance predicts.
+"""
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._features import embed_texts
+from ._validation import check_texts
+from .bilm import load_bilm
+
+DEFAULT_MODEL = "https://tfhub.dev/google/elmo/3"
+
+_EMBEDDING_CONSTRAINTS = {
+    "model": [str, os.PathLike],
+    "initial_state": [StrOptions({"warm", "zeros", "carry"})],
+    "layers": [
+        StrOptions({"all", "top"}),
+        "array-like",
+        Interval(Integral, None, None, closed="neither"),
+    ],
+    "pooling": [StrOptions({"mean", "max", "mean_max"})],
+    "layer_norm": ["boolean"],
+    "tokenizer": [callable, None],
+    "max_tokens": [Interval(Integral, 1, None, closed="left"), None],
+    "embed_batch_size": [Interval(Integral, 1, None, closed="left")],
+    "verbose": ["verbose"],
+}
+
+_TRAINING_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "mix_l2": [Interval(Real, 0, None, closed="left")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+_CLASS_WEIGHT_CONSTRAINT = {"class_weight": [dict, StrOptions({"balanced"}), None]}
+
+
+class ElmoBase(BaseEstimator):
+    """Base class: biLM access, feature extraction and network training.
+
+    Not for direct use; subclasses define ``__init__`` with their parameters.
+    """
+
+    _parameter_constraints = {**_EMBEDDING_CONSTRAINTS, **_TRAINING_CONSTRAINTS}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_network_cache", None)  # Keras objects are rebuilt on demand
+        return state
+
+    # -- biLM and features -------------------------------------------------
+
+    def _load_bilm(self):
+        return load_bilm(self.model, initial_state=self.initial_state)
+
+    def _fitted_bilm(self):
+        bilm = self._load_bilm()
+        if bilm.fingerprint != self.bilm_fingerprint_:
+            raise ValueError(
+                f"The biLM at {self.model!r} (initial_state={self.initial_state!r}) "
+                "is not the one this estimator was fitted with: its fingerprint "
+                f"{bilm.fingerprint[:12]}... differs from "
+                f"{self.bilm_fingerprint_[:12]}..."
+            )
+        return bilm
+
+    def _resolve_layers(self, n_layers):
+        """Selected biLM layer indices, validated against the loaded biLM."""
+        if isinstance(self.layers, str):
+            if self.layers == "all":
+                return np.arange(n_layers)
+            return np.array([n_layers - 1])
+        raw = np.atleast_1d(np.asarray(self.layers))
+        if raw.ndim != 1 or raw.size == 0:
+            raise ValueError(
+                "layers must be 'all', 'top' or a non-empty list of layer indices; "
+                f"got {self.layers!r}."
+            )
+        resolved = []
+        for value in raw.tolist():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"layers must hold int layer indices; got {value!r}.")
+            if not -n_layers <= value < n_layers:
+                raise ValueError(
+                    f"layers: index {value} is out of range for a biLM with "
+                    f"{n_layers} layers (0..{n_layers - 1})."
+                )
+            resolved.append(value % n_layers)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f"layers must not repeat a layer; got {self.layers!r}.")
+        return np.array(resolved)
+
+    def _embed(self, texts, bilm, layers):
+        features = embed_texts(
+            texts,
+            bilm,
+            tokenizer=self.tokenizer,
+            max_tokens=self.max_tokens,
+            batch_size=self.embed_batch_size,
+            layers=layers,
+            token_level=self.pooling != "mean",
+            verbose=self.verbose,
+            label=type(self).__name__,
+        )
+        return features.layer_normalized() if self.layer_norm else features
+
+    def _prepare_bilm(self):
+        """Load the biLM for fitting and record what identifies it."""
+        bilm = self._load_bilm()
+        self.bilm_fingerprint_ = bilm.fingerprint
+        self.layers_ = self._resolve_layers(bilm.n_layers)
+        self._network_cache = None
+        return bilm
+
+    def _inference_features(self, X):
+        check_is_fitted(self)
+        texts = check_texts(X)
+        return self._embed(texts, self._fitted_bilm(), self.layers_)
+
+    # -- training ------------------------------------------------------------
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        for size in sizes:
+            if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
+                raise ValueError(
+                    "hidden_layer_sizes must hold positive ints; got "
+                    f"{self.hidden_layer_sizes!r}."
+                )
+        return tuple(int(s) for s in sizes)
+
+    def _train(
+        self,
+        features,
+        targets,
+        loss_weights,
+        *,
+        output,
+        n_outputs,
+        score,
+        stratify=None,
+    ):
+        """Train a network on the features; set ``history_`` and ``n_iter_``.
+
+        Returns the network's spec and weights for the caller to keep.
+        """
+        from ._network import NetworkSpec, train_network
+
+        spec = NetworkSpec(
+            n_layers=features.n_layers,
+            dim=features.dim,
+            pooling=self.pooling,
+            token_level=features.token_level,
+            hidden_layer_sizes=self._hidden_layer_sizes(),
+            n_outputs=n_outputs,
+            output=output,
+            dropout=float(self.dropout),
+            mix_l2=float(self.mix_l2),
+        )
+        rng = check_random_state(self.random_state)
+        split_seed, network_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
+        index = np.arange(len(features))
+        val_index = None
+        if self.early_stopping:
+            try:
+                train_index, val_index = train_test_split(
+                    index,
+                    test_size=self.validation_fraction,
+                    random_state=split_seed,
+                    stratify=stratify,
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    f"early_stopping could not set aside a validation_fraction of "
+                    f"{self.validation_fraction} from {len(index)} samples"
+                    f"{' stratified by class' if stratify is not None else ''}: {exc}"
+                ) from exc
+        else:
+            train_index = index
+        scale = loss_weights[train_index].mean()
+        if not scale > 0:
+            raise ValueError("The sample weights of the training samples are all zero.")
+
+        weights, history, n_iter = train_network(
+            spec,
+            features,
+            targets,
+            (loss_weights / scale).astype(np.float32),
+            train_index=train_index,
+            val_index=val_index,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            n_iter_no_change=self.n_iter_no_change,
+            seed=network_seed,
+            score=score,
+            verbose=self.verbose,
+            label=type(self).__name__,
+        )
+        self.history_ = history
+        self.n_iter_ = n_iter
+        return spec, weights
+
+    def _set_network(self, spec, weights):
+        self._network_spec = spec.as_dict()
+        self.network_weights_ = weights
+        self.mix_weights_ = softmax(weights["scalar_mix/w"].astype(np.float64))
+        self.gamma_ = float(weights["scalar_mix/gamma"])
+        self._network_cache = None
+
+    def _network(self):
+        """The fitted Keras network, rebuilt once per instance from plain weights."""
+        check_is_fitted(self)
+        network = getattr(self, "_network_cache", None)
+        if network is None:
+            from ._network import Network, NetworkSpec
+
+            network = Network(NetworkSpec(**self._network_spec), self.network_weights_)
+            self._network_cache = network
+        return network
+
+
+def sample_weights(sample_weight, texts):
+    """Validated non-negative float64 sample weights, ones by default."""
+    return _check_sample_weight(
+        sample_weight, texts, dtype=np.float64, ensure_non_negative=True
+    )
+
+
+def class_loss_weights(class_weight, task, classes, encoded):
+    """Per-entry loss weights from ``class_weight`` for an encoded target.
+
+    Binary and multiclass: ``(n, 1)``, the weight of each sample's class.
+    Multilabel: ``(n, n_labels)``; a dict maps a label (column index) to a
+    factor on that label's loss, "balanced" weighs each label's positives and
+    negatives by ``n / (2 * count)``.
+    """
+    n = len(encoded)
+    if task != "multilabel":
+        labels = encoded.ravel().astype(int)
+        if class_weight is None:
+            return np.ones((n, 1))
+        per_class = compute_class_weight(
+            class_weight, classes=classes, y=classes[labels]
+        )
+        return per_class[labels].reshape(-1, 1)
+    weights = np.ones_like(encoded, dtype=np.float64)
+    if class_weight is None:
+        return weights
+    if class_weight == "balanced":
+        positives = encoded.sum(axis=0)
+        for j in range(encoded.shape[1]):
+            for value, count in ((1.0, positives[j]), (0.0, n - positives[j])):
+                if count > 0:
+                    weights[encoded[:, j] == value, j] = n / (2.0 * count)
+        return weights
+    for label, factor in class_weight.items():
+        if label not in set(classes.tolist()):
+            raise ValueError(
+                f"class_weight has key {label!r}, which is not a label column of the "
+                f"multilabel target (0..{len(classes) - 1})."
+            )
+        weights[:, label] *= factor
+    return weights
