@@ -16,6 +16,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_elmo import load_bilm
+from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 from sklearn_elmo.tokenize import default_tokenizer
 
@@ -223,6 +224,33 @@ def test_prediction_refuses_a_different_biLM(model, task):
         clf.predict(X)
 
 
+@pytest.mark.parametrize(
+    "Estimator, fit_args",
+    [
+        (ElmoClassifier, ("fit",)),
+        (ElmoRegressor, ("fit",)),
+        (ElmoVectorizer, ("fit_transform",)),
+    ],
+)
+def test_biLM_runs_once_per_fit_not_per_epoch(
+    Estimator, fit_args, model, task, monkeypatch
+):
+    (X, y), _ = task
+    target = (y == "pos").astype(float) if Estimator is ElmoRegressor else y
+    calls = []
+    original = Bilm.iter_embed
+
+    def counting(self, sentences, batch_size=64):
+        calls.append(len(sentences))
+        yield from original(self, sentences, batch_size)
+
+    monkeypatch.setattr(Bilm, "iter_embed", counting)
+    est = Estimator(model, epochs=4, early_stopping=True, random_state=0)
+    getattr(est, fit_args[0])(X, target)
+    assert est.n_iter_ == 4
+    assert calls == [len(X)]
+
+
 # -- ElmoClassifier -----------------------------------------------------------
 
 
@@ -300,6 +328,7 @@ def test_classifier_multilabel(model):
         {"pooling": "mean_max", "layer_norm": True, "hidden_layer_sizes": (8,)},
         {"layers": "top", "layer_norm": True},
         {"initial_state": "zeros", "max_tokens": 2, "layers": [0, -1]},
+        {"initial_state": "carry", "embed_batch_size": 5},
     ],
 )
 def test_classifier_variants_learn(params, model, task):
@@ -345,6 +374,10 @@ def test_sample_weight(model, task):
     )
     with pytest.raises(ValueError, match="(?i)negative"):
         ElmoClassifier(model).fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        ElmoClassifier(model).fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="non-zero"):
+        ElmoClassifier(model).fit(X, y, sample_weight=np.zeros(len(y)))
 
 
 def test_class_weight(model):
