@@ -133,12 +133,9 @@ class ElmoBase(BaseEstimator):
         return features.layer_normalized() if self.layer_norm else features
 
     def _prepare_bilm(self):
-        """Load the biLM for fitting and record what identifies it."""
+        """Load the biLM for fitting; return it and the selected layers."""
         bilm = self._load_bilm()
-        self.bilm_fingerprint_ = bilm.fingerprint
-        self.layers_ = self._resolve_layers(bilm.n_layers)
-        self._network_cache = None
-        return bilm
+        return bilm, self._resolve_layers(bilm.n_layers)
 
     def _inference_features(self, X):
         check_is_fitted(self)
@@ -169,9 +166,10 @@ class ElmoBase(BaseEstimator):
         score,
         stratify=None,
     ):
-        """Train a network on the features; set ``history_`` and ``n_iter_``.
+        """Train a network on the features.
 
-        Returns the network's spec and weights for the caller to keep.
+        Returns the network's spec, its weights, the history and the number
+        of epochs run, for :meth:`_set_fitted`.
         """
         from ._network import NetworkSpec, train_network
 
@@ -226,11 +224,14 @@ class ElmoBase(BaseEstimator):
             verbose=self.verbose,
             label=type(self).__name__,
         )
+        return spec, weights, history, n_iter
+
+    def _set_fitted(self, bilm, layers, spec, weights, history, n_iter):
+        """Store the fitted state, all at once so a failed fit leaves none."""
+        self.bilm_fingerprint_ = bilm.fingerprint
+        self.layers_ = layers
         self.history_ = history
         self.n_iter_ = n_iter
-        return spec, weights
-
-    def _set_network(self, spec, weights):
         self._network_spec = spec.as_dict()
         self.network_weights_ = weights
         self.mix_weights_ = softmax(weights["scalar_mix/w"].astype(np.float64))

@@ -266,10 +266,10 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         task, classes, encoded, loss_weights, train_args = _prepare_classification(
             self, texts, y, sample_weight
         )
-        bilm = self._prepare_bilm()
-        features = self._embed(texts, bilm, self.layers_)
-        spec, weights = self._train(features, encoded, loss_weights, **train_args)
-        self._set_network(spec, weights)
+        bilm, layers = self._prepare_bilm()
+        features = self._embed(texts, bilm, layers)
+        fitted = self._train(features, encoded, loss_weights, **train_args)
+        self._set_fitted(bilm, layers, *fitted)
         self.classes_ = classes
         self._task = task
         return self
@@ -476,10 +476,10 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         y, targets, mean, scale, loss_weights, train_args = _prepare_regression(
             texts, y, sample_weight
         )
-        bilm = self._prepare_bilm()
-        features = self._embed(texts, bilm, self.layers_)
-        spec, weights = self._train(features, targets, loss_weights, **train_args)
-        self._set_network(spec, weights)
+        bilm, layers = self._prepare_bilm()
+        features = self._embed(texts, bilm, layers)
+        fitted = self._train(features, targets, loss_weights, **train_args)
+        self._set_fitted(bilm, layers, *fitted)
         self.y_mean_, self.y_scale_ = mean, scale
         self._y_ndim = y.ndim
         return self
@@ -665,14 +665,15 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
                 "mix='learned' trains the layer weights on y; fit needs y."
             )
         supervised = self.mix == "learned" or (self.mix == "auto" and y is not None)
+        target_type = None
         if supervised:
-            target_type = type_of_target(y, input_name="y")
-            if target_type in ("binary", "multiclass", "multilabel-indicator"):
+            kind = type_of_target(y, input_name="y")
+            if kind in ("binary", "multiclass", "multilabel-indicator"):
                 _, _, targets, loss_weights, train_args = _prepare_classification(
                     self, texts, y, sample_weight
                 )
-                self.target_type_ = "classification"
-            elif target_type in ("continuous", "continuous-multioutput"):
+                target_type = "classification"
+            elif kind in ("continuous", "continuous-multioutput"):
                 if self.class_weight is not None:
                     raise ValueError(
                         "class_weight only applies to classification targets; "
@@ -681,32 +682,34 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
                 _, targets, _, _, loss_weights, train_args = _prepare_regression(
                     texts, y, sample_weight
                 )
-                self.target_type_ = "regression"
+                target_type = "regression"
             else:
                 raise ValueError(
                     "To learn the mix, y must be class labels, a multilabel indicator "
-                    f"matrix or real-valued; y is {target_type!r}."
+                    f"matrix or real-valued; y is {kind!r}."
                 )
-        else:
-            self.target_type_ = None
 
-        bilm = self._prepare_bilm()
+        bilm, layers = self._prepare_bilm()
         if self.mix == "top":
-            self.layers_ = self.layers_[-1:]
+            layers = layers[-1:]
         encoder_spec = NetworkSpec(
-            n_layers=len(self.layers_),
+            n_layers=len(layers),
             dim=bilm.dim,
             pooling=self.pooling,
             token_level=self.pooling != "mean",
         )
         if not supervised:
-            self._set_network(encoder_spec, default_weights(encoder_spec))
-            self.history_, self.n_iter_ = {}, 0
-            return None
-        features = self._embed(texts, bilm, self.layers_)
-        _, weights = self._train(features, targets, loss_weights, **train_args)
-        mix_only = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
-        self._set_network(encoder_spec, mix_only)
+            fitted = (encoder_spec, default_weights(encoder_spec), {}, 0)
+            features = None
+        else:
+            features = self._embed(texts, bilm, layers)
+            _, weights, history, n_iter = self._train(
+                features, targets, loss_weights, **train_args
+            )
+            mix_only = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
+            fitted = (encoder_spec, mix_only, history, n_iter)
+        self._set_fitted(bilm, layers, *fitted)
+        self.target_type_ = target_type
         return features
 
     @_fit_context(prefer_skip_nested_validation=True)

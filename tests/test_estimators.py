@@ -430,10 +430,11 @@ def test_early_stopping(model, task):
     assert clf.n_iter_ < 200
     assert set(clf.history_) == {"loss", "score", "val_loss", "val_score"}
     assert all(len(v) == clf.n_iter_ for v in clf.history_.values())
+    failing = ElmoClassifier(model, early_stopping=True, epochs=1)
     with pytest.raises(ValueError, match="stratified by class"):
-        ElmoClassifier(model, early_stopping=True, epochs=1).fit(
-            ["a", "b", "c", "d"], ["x", "x", "x", "y"]
-        )
+        failing.fit(["a", "b", "c", "d"], ["x", "x", "x", "y"])
+    with pytest.raises(NotFittedError):  # a failed fit leaves no fitted state
+        failing.predict(["a"])
 
 
 def test_verbose(model, task, capsys):
