@@ -202,3 +202,18 @@ def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(tiny_mode
     )
     assert result.stdout.strip().splitlines()[-1] == bilm.fingerprint
     np.testing.assert_allclose(np.load(out), layers, atol=1e-6, rtol=0)
+
+
+def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
+    bilm = load_bilm(tiny_model)
+    graph = bilm._backend.graph
+    assert [graph.round_batch(n) for n in (1, 3, 31, 32, 63, 64, 100)] == [1, 2, 16, 32, 32, 64, 96]
+    assert [graph.pad_rows(n) for n in (1, 3, 31, 32, 33, 100)] == [1, 4, 32, 32, 64, 128]
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 80, size=1000)
+    bilm_budget = bilm.max_batch_tokens
+    batches = bilm._plan_batches(lengths, batch_size=200)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    for batch in batches[:-1]:
+        assert len(batch) <= 200 and graph.round_batch(len(batch)) == len(batch)
+        assert len(batch) * (lengths[batch].max() + 2) <= bilm_budget
