@@ -1,7 +1,18 @@
 """ELMo contextual embeddings behind the scikit-learn API."""
 
+from ._hub_export import export_hub_module
 from ._version import __version__
 from .bilm import Bilm, load_bilm
-from ._hub_export import export_hub_module
+from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+from .tokenize import default_tokenizer
 
-__all__ = ["Bilm", "__version__", "export_hub_module", "load_bilm"]
+__all__ = [
+    "Bilm",
+    "ElmoClassifier",
+    "ElmoRegressor",
+    "ElmoVectorizer",
+    "__version__",
+    "default_tokenizer",
+    "export_hub_module",
+    "load_bilm",
+]

@@ -217,3 +217,13 @@ def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
     for batch in batches[:-1]:
         assert len(batch) <= 200 and graph.round_batch(len(batch)) == len(batch)
         assert len(batch) * (lengths[batch].max() + 2) <= bilm_budget
+
+
+def test_public_names_are_exported():
+    import sklearn_elmo
+
+    for name in sklearn_elmo.__all__:
+        assert hasattr(sklearn_elmo, name), name
+    assert {"load_bilm", "ElmoClassifier", "ElmoRegressor", "ElmoVectorizer"} <= set(
+        sklearn_elmo.__all__
+    )
