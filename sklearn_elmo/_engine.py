@@ -72,16 +72,22 @@ class BilmGraph(tf.Module):
         # XLA compiles once per batch row count: callers keep row counts to
         # the few values of ``round_batch`` (see ``pad_rows``).
         self._cell = tf.function(self._cell_step, jit_compile=True)
+        self.embed_tokens = tf.function(
+            self.token_embedding,
+            input_signature=[tf.TensorSpec([None, MAX_CHARS], tf.int32)],
+        )
+        signature = [
+            tf.TensorSpec([None, P], tf.float32),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([L, 2, None, C], tf.float32),
+            tf.TensorSpec([L, 2, None, P], tf.float32),
+        ]
         self.run = tf.function(
-            self._run,
-            input_signature=[
-                tf.TensorSpec([None, MAX_CHARS], tf.int32),
-                tf.TensorSpec([None, None], tf.int32),
-                tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([L, 2, None, C], tf.float32),
-                tf.TensorSpec([L, 2, None, P], tf.float32),
-            ],
-            reduce_retracing=True,
+            lambda *args: self._run(*args, boundaries=True), input_signature=signature
+        )
+        self.run_inner = tf.function(
+            lambda *args: self._run(*args, boundaries=False), input_signature=signature
         )
 
     @staticmethod
@@ -97,6 +103,13 @@ class BilmGraph(tf.Module):
         if n_rows > 32:
             return -(-n_rows // 32) * 32
         return 1 << max(int(n_rows) - 1, 0).bit_length()
+
+    def token_table(self, unique_ids, chunk=8192):
+        """Embeddings of ``(n, 50)`` token ids, with a zero row 0 for padding."""
+        parts = [tf.zeros([1, self.opts.projection_dim])]
+        for start in range(0, len(unique_ids), chunk):
+            parts.append(self.embed_tokens(unique_ids[start : start + chunk]))
+        return tf.concat(parts, axis=0)
 
     def zero_state(self, batch_size):
         """Zero LSTM state ``(c, h)`` for ``batch_size`` rows, as numpy arrays."""
@@ -158,19 +171,19 @@ class BilmGraph(tf.Module):
             outputs = outputs.write(t, h_new)
         return tf.transpose(outputs.stack(), [1, 0, 2, 3]), c, h
 
-    def _run(self, unique_ids, index, lengths, c0, h0):
-        """Embed a batch of sentences that include their boundary tokens.
+    def _run(self, table, index, lengths, c0, h0, boundaries):
+        """Run the biLSTM over a batch of token sequences.
 
-        Takes the batch as ``batch_to_unique_ids`` encodes it, so the CNN runs
-        once per distinct token. Returns ``layers`` of shape
-        ``(B, 1 + n_lstm_layers, T - 2, 2P)`` with boundaries removed and
-        padding zeroed, and the final ``(c, h)`` state.
+        ``table`` holds token embeddings (row 0 zeros, for padding), ``index``
+        ``(B, T)`` the row of each position, so the CNN has run once per
+        distinct token beforehand. With ``boundaries`` the sequences include
+        ``<S>``/``</S>`` and the returned ``layers``
+        ``(B, 1 + n_lstm_layers, T - 2, 2P)`` drop them; without, every
+        position is returned. Padding is zeroed. Also returns the final
+        ``(c, h)`` state.
         """
         T = tf.shape(index)[1]
-        P = self.opts.projection_dim
-        unique = self.token_embedding(unique_ids)
-        unique = tf.concat([tf.zeros([1, P]), unique], axis=0)  # row 0: padding
-        tokens = tf.gather(unique, index)
+        tokens = tf.gather(table, index)
         backward = tf.reverse_sequence(tokens, lengths, seq_axis=1, batch_axis=0)
         x = tf.transpose(tf.stack([tokens, backward]), [0, 2, 1, 3])  # (2, T, B, P)
 
@@ -184,7 +197,6 @@ class BilmGraph(tf.Module):
             final_h.append(h)
             x = y
 
-        inner = tf.sequence_mask(lengths - 2, T - 2, dtype=tf.float32)[:, :, None]
         layers = [tf.concat([tokens, tokens], axis=-1)]
         for y in outputs:
             fw = tf.transpose(y[0], [1, 0, 2])
@@ -192,5 +204,10 @@ class BilmGraph(tf.Module):
                 tf.transpose(y[1], [1, 0, 2]), lengths, seq_axis=1, batch_axis=0
             )
             layers.append(tf.concat([fw, bw], axis=-1))
-        layers = tf.stack([layer[:, 1 : T - 1] * inner for layer in layers], axis=1)
-        return layers, tf.stack(final_c), tf.stack(final_h)
+        if boundaries:
+            inner = tf.sequence_mask(lengths - 2, T - 2, dtype=tf.float32)[:, :, None]
+            layers = [layer[:, 1 : T - 1] * inner for layer in layers]
+        else:
+            inner = tf.sequence_mask(lengths, T, dtype=tf.float32)[:, :, None]
+            layers = [layer * inner for layer in layers]
+        return tf.stack(layers, axis=1), tf.stack(final_c), tf.stack(final_h)

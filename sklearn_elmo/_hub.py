@@ -274,6 +274,12 @@ class HubBackend:
     def round_batch(self, n_rows):
         return n_rows  # the module runs any row count equally well
 
+    def embed_batches(self, batches, initial_state):
+        if initial_state != "zeros":
+            self.warm_state()  # raises: the module takes no initial state
+        for batch in batches:
+            yield self.run(batch, ())[0]
+
     def warm_state(self):
         raise ValueError(
             f"{self.source}: a TF Hub module has no initial-state input; use "

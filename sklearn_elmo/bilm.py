@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from ._chars import batch_to_unique_ids
+from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
 from ._options import read_options
 from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
 from ._weights import read_weights
@@ -73,11 +73,16 @@ class _WeightFilesBackend:
     The backend protocol :class:`Bilm` relies on: ``n_layers``, ``dim``,
     ``max_batch_tokens``, ``digest`` (hex, over everything that determines the
     outputs), ``round_batch(n)`` (the largest row count <= n the backend runs
-    efficiently), ``zero_state(n_rows)``, ``warm_state()`` (one row) and
-    ``run(sentences, state) -> (layers, final_state)`` where ``state`` is a
-    tuple of arrays with rows on axis 2 and ``layers`` is
+    efficiently), ``embed_batches(batches, initial_state)`` (layers of each
+    batch of sentences, every sentence starting from the "zeros" or "warm"
+    state), and for carried state ``zero_state(n_rows)`` and
+    ``run(sentences, state) -> (layers, final_state)``, where ``state`` is a
+    tuple of arrays with rows on axis 2. ``layers`` are
     ``(n, n_layers, max_len, dim)`` float32 with padding zeroed.
     """
+
+    # Distinct tokens whose embeddings are kept at once while embedding.
+    max_table_tokens = 65536
 
     def __init__(self, files):
         from ._engine import BilmGraph  # keeps TensorFlow out of import time
@@ -91,36 +96,96 @@ class _WeightFilesBackend:
         self.dim = self.options.output_dim
         per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
         self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
-        self._warm_state = None
+        self._start_states = {}
         self._lock = threading.Lock()
-
-    def zero_state(self, n_rows):
-        return self.graph.zero_state(n_rows)
 
     def round_batch(self, n_rows):
         return self.graph.round_batch(n_rows)
 
+    def zero_state(self, n_rows):
+        return self.graph.zero_state(n_rows)
+
+    def _padded(self, sentences, state):
+        """Pad a batch with empty rows to a row count XLA has compiled."""
+        missing = self.graph.pad_rows(len(sentences)) - len(sentences)
+        if missing == 0:
+            return sentences, state
+        state = tuple(
+            np.concatenate([s, z], axis=2) for s, z in zip(state, self.zero_state(missing))
+        )
+        return list(sentences) + [[]] * missing, state
+
     def run(self, sentences, state):
+        """Run sentences with their boundary tokens from ``state`` (carried state)."""
         n = len(sentences)
-        rows = self.graph.pad_rows(n)
-        if rows > n:  # pad with empty sentences to a row count XLA has compiled
-            sentences = list(sentences) + [[]] * (rows - n)
-            state = tuple(
-                np.concatenate([s, z], axis=2)
-                for s, z in zip(state, self.zero_state(rows - n))
-            )
-        layers, c, h = self.graph.run(*batch_to_unique_ids(sentences), *state)
+        sentences, state = self._padded(sentences, state)
+        unique_ids, index, lengths = batch_to_unique_ids(sentences)
+        table = self.graph.token_table(unique_ids)
+        layers, c, h = self.graph.run(table, index, lengths, *state)
         return layers.numpy()[:n], (c.numpy()[:, :, :n], h.numpy()[:, :, :n])
 
-    def warm_state(self):
-        """The state left by reading the warm-up text with carried state."""
+    def _initial_state(self, initial_state):
+        if initial_state == "zeros":
+            return self.zero_state(1)
+        # The state left by reading the warm-up text with carried state.
+        state = self.zero_state(1)
+        for sentence in warmup_sentences():
+            _, state = self.run([sentence], state)
+        return state
+
+    def start_state(self, initial_state):
+        """State after each direction has read its first boundary token.
+
+        Every sentence starts with ``<S>`` (forward) and ``</S>`` (backward)
+        from the same initial state, so that first step is the same for all
+        sentences and is computed once; the last boundary step only feeds
+        outputs that are dropped and a final state that is not kept. Pure
+        modes therefore run the LSTM over the real tokens alone.
+        """
         with self._lock:
-            if self._warm_state is None:
-                state = self.zero_state(1)
-                for sentence in warmup_sentences():
-                    _, state = self.run([sentence], state)
-                self._warm_state = state
-            return self._warm_state
+            if initial_state not in self._start_states:
+                state = self._initial_state(initial_state)
+                table = self.graph.token_table(np.stack([BOS_IDS, EOS_IDS]))
+                one = np.ones(1, np.int32)
+                _, c_fw, h_fw = self.graph.run_inner(table, [[1]], one, *state)
+                _, c_bw, h_bw = self.graph.run_inner(table, [[2]], one, *state)
+                c, h = c_fw.numpy(), h_fw.numpy()
+                c[:, 1], h[:, 1] = c_bw.numpy()[:, 1], h_bw.numpy()[:, 1]
+                self._start_states[initial_state] = (c, h)
+            return self._start_states[initial_state]
+
+    def embed_batches(self, batches, initial_state):
+        start = self.start_state(initial_state)
+        group, rows = [], {}
+        for batch in batches:
+            group.append(batch)
+            for sentence in batch:
+                for token in sentence:
+                    rows.setdefault(token, len(rows))
+            if len(rows) >= self.max_table_tokens:
+                yield from self._embed_group(group, rows, start)
+                group, rows = [], {}
+        if group:
+            yield from self._embed_group(group, rows, start)
+
+    def _embed_group(self, group, rows, start):
+        """Embed batches sharing one table of their distinct tokens' embeddings."""
+        unique_ids = np.array([token_to_ids(t) for t in rows], np.int32).reshape(-1, 50)
+        table = self.graph.token_table(unique_ids)
+        for batch in group:
+            n = len(batch)
+            width = max((len(s) for s in batch), default=0)
+            if width == 0:
+                yield np.zeros((n, self.n_layers, 0, self.dim), np.float32)
+                continue
+            state = tuple(np.repeat(s, n, axis=2) for s in start)
+            batch, state = self._padded(batch, state)
+            index = np.zeros((len(batch), width), np.int32)
+            for i, sentence in enumerate(batch):
+                index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
+            lengths = np.array([len(s) for s in batch], np.int32)
+            layers, _, _ = self.graph.run_inner(table, index, lengths, *state)
+            yield layers.numpy()[:n]
 
 
 def _weights_digest(options, weights):
@@ -195,11 +260,6 @@ class Bilm:
             start = stop
         return batches
 
-    def _initial(self, n_rows):
-        if self.initial_state == "zeros":
-            return self._backend.zero_state(n_rows)
-        return tuple(np.repeat(s, n_rows, axis=2) for s in self._backend.warm_state())
-
     def _run_carried(self, sentences):
         n = len(sentences)
         with self._lock:
@@ -249,9 +309,9 @@ class Bilm:
             yield np.arange(len(sentences)), layers, _mask(lengths, layers.shape[2])
             return
         lengths = np.array([len(s) for s in sentences])
-        for index in self._plan_batches(lengths, batch_size):
-            batch = [sentences[i] for i in index]
-            layers, _ = self._backend.run(batch, self._initial(len(index)))
+        plan = self._plan_batches(lengths, batch_size)
+        batches = ([sentences[i] for i in index] for index in plan)
+        for index, layers in zip(plan, self._backend.embed_batches(batches, self.initial_state)):
             yield index, layers, _mask(lengths[index], layers.shape[2])
 
     def embed(self, sentences, batch_size=64):

@@ -134,7 +134,7 @@ def test_engine_matches_numpy_reference(tmp_path, options):
 
 def test_warm_state_is_the_reference_run_from_the_warm_state(tiny_model):
     bilm = load_bilm(tiny_model, initial_state="warm")
-    state = bilm._backend.warm_state()
+    state = bilm._backend._initial_state("warm")
     layers, _ = bilm.embed([SENTENCES[0]])
     expected = reference_layers(tiny_model, SENTENCES[0], state=state)
     np.testing.assert_allclose(layers[0], expected, atol=1e-5, rtol=0)
