@@ -104,11 +104,21 @@ class BilmGraph(tf.Module):
             return -(-n_rows // 32) * 32
         return 1 << max(int(n_rows) - 1, 0).bit_length()
 
-    def token_table(self, unique_ids, chunk=8192):
-        """Embeddings of ``(n, 50)`` token ids, with a zero row 0 for padding."""
+    def token_table(self, unique_ids, chunk=2048):
+        """Embeddings of ``(n, 50)`` token ids, with a zero row 0 for padding.
+
+        Runs in chunks of ``chunk`` tokens, the last one padded to a power of
+        two: oneDNN builds its convolution kernels once per input shape, and
+        this keeps the shapes to a handful.
+        """
         parts = [tf.zeros([1, self.opts.projection_dim])]
         for start in range(0, len(unique_ids), chunk):
-            parts.append(self.embed_tokens(unique_ids[start : start + chunk]))
+            ids = unique_ids[start : start + chunk]
+            rows = len(ids)
+            padded = max(64, 1 << (rows - 1).bit_length())
+            if padded > rows:
+                ids = np.concatenate([ids, np.zeros((padded - rows, MAX_CHARS), np.int32)])
+            parts.append(self.embed_tokens(ids)[:rows])
         return tf.concat(parts, axis=0)
 
     def zero_state(self, batch_size):
@@ -137,15 +147,18 @@ class BilmGraph(tf.Module):
             x = tf.matmul(x, self._proj[0]) + self._proj[1]
         return x
 
-    def _cell_step(self, gates_x, gates_h, c, active):
+    def _cell_step(self, forward_x, backward_x, gates_h, bias, c, active):
         """The LSTM cell's elementwise part, compiled by XLA into one pass.
 
-        Unfused, these dozen elementwise ops each stream the ``(2, B, 4C)``
-        gate tensor through memory and cost as much as the step's matmuls.
+        ``forward_x``/``backward_x`` are each direction's input projection at
+        this step, ``gates_h`` the recurrent projections of both. Unfused,
+        the dozen elementwise ops here each stream the ``(2, B, 4C)`` gate
+        tensor through memory and cost as much as the step's matmuls.
         Returns the next cell state (kept where ``active`` is false) and the
         unprojected output ``o * tanh(c)``.
         """
-        i, j, f, o = tf.split(gates_x + gates_h, 4, axis=-1)
+        z = tf.stack([forward_x, backward_x]) + gates_h + bias
+        i, j, f, o = tf.split(z, 4, axis=-1)
         c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
         if self.opts.cell_clip is not None:
             c_new = tf.clip_by_value(c_new, -self.opts.cell_clip, self.opts.cell_clip)
@@ -156,14 +169,19 @@ class BilmGraph(tf.Module):
         opts = self.opts
         w_x, w_h, bias, w_p = self._lstm[layer]
         T, B = tf.shape(x)[1], tf.shape(x)[2]
-        P = opts.projection_dim
-        gates_x = tf.matmul(tf.reshape(x, [2, T * B, P]), w_x) + bias
-        gates_x = tf.reshape(gates_x, [2, T, B, 4 * opts.lstm_dim])
+        P, G = opts.projection_dim, 4 * opts.lstm_dim
+        # One matmul per direction over all steps; time-major results make
+        # each step's slice a view rather than a copy. The bias is added in
+        # the fused cell instead of in another pass over this large tensor.
+        forward_x = tf.reshape(tf.matmul(tf.reshape(x[0], [T * B, P]), w_x[0]), [T, B, G])
+        backward_x = tf.reshape(tf.matmul(tf.reshape(x[1], [T * B, P]), w_x[1]), [T, B, G])
         outputs = tf.TensorArray(tf.float32, size=T)
         for t in tf.range(T):
             # Rows whose sentence has ended keep their state (for carried state).
             active = tf.reshape(t < lengths, [1, B, 1])
-            c, m = self._cell(gates_x[:, t], tf.matmul(h, w_h), c, active)
+            c, m = self._cell(
+                forward_x[t], backward_x[t], tf.matmul(h, w_h), bias, c, active
+            )
             h_new = tf.matmul(m, w_p)
             if opts.proj_clip is not None:
                 h_new = tf.clip_by_value(h_new, -opts.proj_clip, opts.proj_clip)

@@ -19,7 +19,7 @@ from ._weights import read_weights
 INITIAL_STATES = ("warm", "zeros", "carry")
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
 # Largest input-projection activation a batch may allocate; sets the token budget.
-_BATCH_ACTIVATION_BYTES = 512 * 2**20
+_BATCH_ACTIVATION_BYTES = 1024 * 2**20
 
 
 def warmup_sentences():
@@ -185,7 +185,7 @@ class _WeightFilesBackend:
                 index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
             lengths = np.array([len(s) for s in batch], np.int32)
             layers, _, _ = self.graph.run_inner(table, index, lengths, *state)
-            yield layers.numpy()[:n]
+            yield np.asarray(layers)[:n]  # a read-only view: no copy
 
 
 def _weights_digest(options, weights):
@@ -297,6 +297,7 @@ class Bilm:
             Positions in ``sentences`` of this batch's rows.
         layers : ndarray of shape (len(index), n_layers, max_len, dim), float32
             ``max_len`` is the longest sentence of the batch; padding is zero.
+            May be a read-only view of the engine's output: copy it to modify.
         mask : ndarray of shape (len(index), max_len), bool
         """
         sentences = _check_sentences(sentences)
