@@ -60,12 +60,15 @@ class BilmGraph(tf.Module):
             bias = bias.copy()
             bias[:, 2 * C : 3 * C] += FORGET_BIAS  # gate order i, j, f, o
             wp = np.stack([weights[f"{lstm_prefix(d, layer)}/W_P_0"] for d in range(2)])
+            # Per direction: one MatMul per direction and step keeps each
+            # result under glibc's mmap threshold (32 MB) for large batches,
+            # so buffers are reused instead of page-faulted in at every step.
             self._lstm.append(
                 (
-                    tf.constant(w0[:, :P], f32),  # (2, P, 4C) input part
-                    tf.constant(w0[:, P:], f32),  # (2, P, 4C) recurrent part
+                    [tf.constant(w0[d, :P], f32) for d in range(2)],  # (P, 4C) input
+                    [tf.constant(w0[d, P:], f32) for d in range(2)],  # (P, 4C) recurrent
                     tf.constant(bias[:, None, :], f32),  # (2, 1, 4C)
-                    tf.constant(wp, f32),  # (2, C, P)
+                    [tf.constant(wp[d], f32) for d in range(2)],  # (C, P)
                 )
             )
         L = opts.n_lstm_layers
@@ -147,17 +150,16 @@ class BilmGraph(tf.Module):
             x = tf.matmul(x, self._proj[0]) + self._proj[1]
         return x
 
-    def _cell_step(self, forward_x, backward_x, gates_h, bias, c, active):
+    def _cell_step(self, forward_x, backward_x, forward_h, backward_h, bias, c, active):
         """The LSTM cell's elementwise part, compiled by XLA into one pass.
 
-        ``forward_x``/``backward_x`` are each direction's input projection at
-        this step, ``gates_h`` the recurrent projections of both. Unfused,
-        the dozen elementwise ops here each stream the ``(2, B, 4C)`` gate
-        tensor through memory and cost as much as the step's matmuls.
-        Returns the next cell state (kept where ``active`` is false) and the
-        unprojected output ``o * tanh(c)``.
+        ``*_x`` are each direction's input projection at this step, ``*_h``
+        its recurrent projection. Unfused, the dozen elementwise ops here
+        each stream the ``(2, B, 4C)`` gate tensor through memory and cost as
+        much as the step's matmuls. Returns the next cell state (kept where
+        ``active`` is false) and the unprojected output ``o * tanh(c)``.
         """
-        z = tf.stack([forward_x, backward_x]) + gates_h + bias
+        z = tf.stack([forward_x + forward_h, backward_x + backward_h]) + bias
         i, j, f, o = tf.split(z, 4, axis=-1)
         c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
         if self.opts.cell_clip is not None:
@@ -173,16 +175,24 @@ class BilmGraph(tf.Module):
         # One matmul per direction over all steps; time-major results make
         # each step's slice a view rather than a copy. The bias is added in
         # the fused cell instead of in another pass over this large tensor.
-        forward_x = tf.reshape(tf.matmul(tf.reshape(x[0], [T * B, P]), w_x[0]), [T, B, G])
-        backward_x = tf.reshape(tf.matmul(tf.reshape(x[1], [T * B, P]), w_x[1]), [T, B, G])
+        forward_x, backward_x = (
+            tf.reshape(tf.matmul(tf.reshape(x[d], [T * B, P]), w_x[d]), [T, B, G])
+            for d in range(2)
+        )
         outputs = tf.TensorArray(tf.float32, size=T)
         for t in tf.range(T):
             # Rows whose sentence has ended keep their state (for carried state).
             active = tf.reshape(t < lengths, [1, B, 1])
             c, m = self._cell(
-                forward_x[t], backward_x[t], tf.matmul(h, w_h), bias, c, active
+                forward_x[t],
+                backward_x[t],
+                tf.matmul(h[0], w_h[0]),
+                tf.matmul(h[1], w_h[1]),
+                bias,
+                c,
+                active,
             )
-            h_new = tf.matmul(m, w_p)
+            h_new = tf.stack([tf.matmul(m[0], w_p[0]), tf.matmul(m[1], w_p[1])])
             if opts.proj_clip is not None:
                 h_new = tf.clip_by_value(h_new, -opts.proj_clip, opts.proj_clip)
             h = tf.where(active, h_new, h)
