@@ -37,14 +37,19 @@ class BilmOptions:
     def output_dim(self):
         return 2 * self.projection_dim
 
-    def flops_per_token(self):
-        """Multiply-adds x 2 of one token through the whole biLM (both directions)."""
+    def token_embedding_flops(self):
+        """Multiply-adds x 2 of one token's char CNN, highway and projection."""
         macs = 0
         for width, num in self.filters:
             macs += (MAX_CHARS - width + 1) * width * self.char_dim * num
         macs += self.n_highway * 2 * self.n_filters**2
         if self.use_projection:
             macs += self.n_filters * self.projection_dim
+        return 2 * macs
+
+    def flops_per_token(self):
+        """Multiply-adds x 2 of one token through the whole biLM (both directions)."""
+        macs = self.token_embedding_flops() // 2
         per_cell = 2 * self.projection_dim * 4 * self.lstm_dim
         per_cell += self.lstm_dim * self.projection_dim
         macs += 2 * self.n_lstm_layers * per_cell
