@@ -4,6 +4,7 @@ from ._hub_export import export_hub_module
 from ._version import __version__
 from .bilm import Bilm, load_bilm
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+from .persistence import load, save
 from .tokenize import default_tokenizer
 
 __all__ = [
@@ -14,5 +15,7 @@ __all__ = [
     "__version__",
     "default_tokenizer",
     "export_hub_module",
+    "load",
     "load_bilm",
+    "save",
 ]

@@ -7,6 +7,7 @@ first time an instance predicts.
 """
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +21,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._features import embed_texts
 from ._validation import check_texts
+from ._version import __version__
 from .bilm import load_bilm
+from .exceptions import InconsistentVersionWarning
 
 DEFAULT_MODEL = "https://tfhub.dev/google/elmo/3"
 
@@ -71,10 +74,30 @@ class ElmoBase(BaseEstimator):
         tags.input_tags.two_d_array = False
         return tags
 
+    # Dropped from pickles (and deep copies) and rebuilt on demand: Keras
+    # objects and caches. A pickle holds parameters and plain fitted state.
+    _transient_attributes = ("_network_cache",)
+
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_network_cache", None)  # Keras objects are rebuilt on demand
+        for name in self._transient_attributes:
+            state.pop(name, None)
+        state["_sklearn_elmo_version"] = __version__
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_sklearn_elmo_version", "unknown")
+        if version != __version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=__version__,
+                    original_version=version,
+                ),
+                stacklevel=2,
+            )
+        super().__setstate__(state)
 
     # -- biLM and features -------------------------------------------------
 
@@ -82,15 +105,9 @@ class ElmoBase(BaseEstimator):
         return load_bilm(self.model, initial_state=self.initial_state)
 
     def _fitted_bilm(self):
-        bilm = self._load_bilm()
-        if bilm.fingerprint != self.bilm_fingerprint_:
-            raise ValueError(
-                f"The biLM at {self.model!r} (initial_state={self.initial_state!r}) "
-                "is not the one this estimator was fitted with: its fingerprint "
-                f"{bilm.fingerprint[:12]}... differs from "
-                f"{self.bilm_fingerprint_[:12]}..."
-            )
-        return bilm
+        from .persistence import check_fitted_bilm
+
+        return check_fitted_bilm(self)
 
     def _resolve_layers(self, n_layers):
         """Selected biLM layer indices, validated against the loaded biLM."""
