@@ -17,9 +17,11 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarning
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -196,13 +198,22 @@ def test_search_and_best_estimator_round_trip(how, search, tmp_path):
     assert not hasattr(clone(grid), "best_estimator_")
 
 
-def test_estimators_are_found_everywhere(pipeline, search):
+def test_estimators_are_found_everywhere(pipeline, search, model):
     pipe, _ = pipeline
     assert [w for w, _ in _elmo_estimators(pipe)] == ["estimator.steps[0][1]"]
     grid, _ = search
     found = dict(_elmo_estimators(grid))
     assert found["estimator.estimator"] is grid.estimator
     assert found["estimator.best_estimator_"] is grid.best_estimator_
+    # fitted clones that are no parameter: a ColumnTransformer's transformers_
+    ct = ColumnTransformer([("elmo", ElmoVectorizer(model), "text")])
+    ct.fit(pd.DataFrame({"text": X_TRAIN}))
+    found = dict(_elmo_estimators({"ct": ct}))
+    assert set(found) == {
+        "estimator['ct'].transformers[0][1]",
+        "estimator['ct'].transformers_[0][1]",
+    }
+    assert hasattr(found["estimator['ct'].transformers_[0][1]"], "layers_")
 
 
 # -- what a pickle holds -----------------------------------------------------------
