@@ -206,7 +206,9 @@ def _model_files(source):
 
         folder = resolve_hub_source(source)
         files = sorted(
-            (p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file()
+            (p.relative_to(folder).as_posix(), p)
+            for p in folder.rglob("*")
+            if p.is_file()
         )
         if not files:
             raise ValueError(f"{source}: the TF Hub module folder {folder} is empty")
@@ -370,13 +372,17 @@ def save(estimator, path, *, include_model=False):
                 "sklearn_elmo_version": __version__,
                 "sklearn_version": sklearn.__version__,
                 "python_version": platform.python_version(),
-                "object": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+                "object": (
+                    f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+                ),
                 "include_model": include_model,
                 "estimators": records,
                 "models": [bundle for bundle, _ in plans],
             }
             zf.writestr(
-                MANIFEST, json.dumps(manifest, indent=2), compress_type=zipfile.ZIP_DEFLATED
+                MANIFEST,
+                json.dumps(manifest, indent=2),
+                compress_type=zipfile.ZIP_DEFLATED,
             )
         os.replace(tmp, path)
     finally:
@@ -441,10 +447,11 @@ def _safe_relative(name, path):
 
 
 def _complete(folder, files):
-    return all(
-        (folder / f["name"]).is_file() and (folder / f["name"]).stat().st_size == f["size"]
-        for f in files
-    )
+    for entry in files:
+        file = folder / entry["name"]
+        if not file.is_file() or file.stat().st_size != entry["size"]:
+            return False
+    return True
 
 
 def _unpack(zf, bundle, model_dir, path):
@@ -591,6 +598,7 @@ def load(path, *, model_dir=None, verify=True):
             est.set_params(model=str(unpacked[name]))
     if verify:
         for where, est in found:
-            if records[where]["bundle"] is not None and hasattr(est, "bilm_fingerprint_"):
+            bundled = records[where]["bundle"] is not None
+            if bundled and hasattr(est, "bilm_fingerprint_"):
                 check_fitted_bilm(est)
     return estimator
