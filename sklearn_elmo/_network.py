@@ -30,6 +30,8 @@ from keras import ops
 OUTPUTS = ("sigmoid", "softmax", "linear")
 _PREDICT_BATCH_MEANS = 4096
 _PREDICT_BATCH_TOKENS = 128
+# Most bytes of one padded token-level inference batch (its "layers" input).
+_PREDICT_BATCH_BYTES = 64 * 2**20
 
 
 def _check_backend():
@@ -223,6 +225,10 @@ class StandardizedFeatures:
     def __len__(self):
         return len(self.features)
 
+    @property
+    def n_tokens(self):
+        return self.features.n_tokens
+
     def batch(self, index):
         batch = dict(self.features.batch(index))
         layers = batch["layers"]
@@ -364,16 +370,21 @@ def train_network(
         message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
 
         if val_index is not None:
-            val_total, val_logits = 0.0, []
-            for index in _batches(np.asarray(val_index), _predict_batch(spec)):
+            val_total, val_order, val_logits = 0.0, [], []
+            for index in _inference_batches(spec, features, val_index):
                 loss_sum, logits = run_batch(eval_step, index)
                 val_total += float(loss_sum)
+                val_order.append(index)
                 val_logits.append(logits.numpy())
             k = loss_weights.shape[1]
             val_loss = val_total / (len(val_index) * k) + float(penalty())
             history["val_loss"].append(val_loss)
             history["val_score"].append(
-                _score(score, targets[val_index], np.concatenate(val_logits))
+                _score(
+                    score,
+                    targets[np.concatenate(val_order)],
+                    np.concatenate(val_logits),
+                )
             )
             message += (
                 f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
@@ -406,8 +417,33 @@ def _score(score, targets, logits):
     return float(score(targets, logits)) if score is not None else float("nan")
 
 
-def _predict_batch(spec):
-    return _PREDICT_BATCH_TOKENS if spec.token_level else _PREDICT_BATCH_MEANS
+def _inference_batches(spec, features, index):
+    """Cut ``index`` into batches for inference (no gradients).
+
+    Per-layer means go in fixed slices. Token vectors are padded to the
+    longest text of a batch, so texts are taken in order of length and a
+    batch is also bounded by ``_PREDICT_BATCH_BYTES`` of padded input: one
+    very long text never pads a hundred short ones to its length.
+    """
+    index = np.asarray(index)
+    if not spec.token_level:
+        yield from _batches(index, _PREDICT_BATCH_MEANS)
+        return
+    lengths = np.maximum(np.asarray(features.n_tokens)[index], 1)
+    order = index[np.argsort(lengths, kind="stable")]
+    lengths = np.sort(lengths, kind="stable")
+    budget = max(1, _PREDICT_BATCH_BYTES // (4 * spec.n_layers * spec.dim))
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while (
+            stop < len(order)
+            and stop - start < _PREDICT_BATCH_TOKENS
+            and (stop - start + 1) * lengths[stop] <= budget
+        ):
+            stop += 1
+        yield order[start:stop]
+        start = stop
 
 
 def default_weights(spec):
@@ -461,7 +497,7 @@ class Network:
     def _run(self, function, features, width):
         out = np.empty((len(features), width), np.float32)
         index = np.arange(len(features))
-        for batch in _batches(index, _predict_batch(self.spec)):
+        for batch in _inference_batches(self.spec, features, index):
             out[batch] = function(features.batch(batch)).numpy()
         return out
 
