@@ -1,12 +1,15 @@
 """Input and target checks shared by the estimators."""
 
+from collections.abc import Iterator
+
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
 _TEXTS_HELP = (
-    "a list, tuple, numpy array or pandas Series of str (or a 2-D single column of str)"
+    "a list, tuple, iterator, numpy array or pandas Series of str "
+    "(or a 2-D single column of str)"
 )
 
 
@@ -19,8 +22,10 @@ def check_texts(X, *, input_name="X"):
 
     Parameters
     ----------
-    X : list, tuple, ndarray, pandas Series or single-column DataFrame of str
+    X : list, tuple, iterator, ndarray, pandas Series or single-column DataFrame of str
         1-D, or 2-D with exactly one column (as ``ColumnTransformer`` passes).
+        An iterator or generator is consumed once. Unordered containers (sets,
+        dicts) are refused.
     input_name : str, default="X"
         Name used in error messages.
 
@@ -41,6 +46,8 @@ def check_texts(X, *, input_name="X"):
             f"{input_name} must be a collection of texts ({_TEXTS_HELP}), got a "
             f"single {_describe(X)}; wrap it in a list."
         )
+    if isinstance(X, Iterator):  # a generator: consumed once, then read as a list
+        X = list(X)
     if isinstance(X, (list, tuple)):
         values = list(X)
         if any(isinstance(v, (list, tuple, np.ndarray)) for v in values):

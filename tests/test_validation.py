@@ -46,10 +46,20 @@ def test_single_string_is_refused():
         check_texts("just one text")
 
 
-@pytest.mark.parametrize("X", [{"a": 1}, 3, None, iter(["a"]), {"a", "b"}])
+@pytest.mark.parametrize("X", [{"a": 1}, 3, None, {"a", "b"}, range(3)])
 def test_other_containers_are_refused(X):
-    with pytest.raises(TypeError, match="X must be a list, tuple, numpy array"):
+    with pytest.raises(
+        TypeError, match="X must be a list, tuple, iterator, numpy array"
+    ):
         check_texts(X)
+
+
+def test_iterators_are_consumed_once():
+    assert check_texts(iter(["a b", "c"])) == ["a b", "c"]
+    assert check_texts(t.upper() for t in ["a", "b"]) == ["A", "B"]
+    assert check_texts(iter([["a"], ["b"]])) == ["a", "b"]  # one column
+    with pytest.raises(ValueError, match="empty"):
+        check_texts(iter([]))
 
 
 @pytest.mark.parametrize(
