@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._features import embed_texts
+from ._cache import cached_embed_texts, stream_chunk_size
 from ._validation import check_texts
 from ._version import __version__
 from .bilm import load_bilm
@@ -40,6 +40,7 @@ _EMBEDDING_CONSTRAINTS = {
     "tokenizer": [callable, None],
     "max_tokens": [Interval(Integral, 1, None, closed="left"), None],
     "embed_batch_size": [Interval(Integral, 1, None, closed="left")],
+    "cache_dir": [str, os.PathLike, None],
     "verbose": ["verbose"],
 }
 
@@ -136,7 +137,8 @@ class ElmoBase(BaseEstimator):
         return np.array(resolved)
 
     def _embed(self, texts, bilm, layers):
-        features = embed_texts(
+        """Features of the texts through the shared embedding cache."""
+        features = cached_embed_texts(
             texts,
             bilm,
             tokenizer=self.tokenizer,
@@ -146,6 +148,7 @@ class ElmoBase(BaseEstimator):
             token_level=self.pooling != "mean",
             verbose=self.verbose,
             label=type(self).__name__,
+            cache_dir=getattr(self, "cache_dir", None),  # absent from old pickles
         )
         return features.layer_normalized() if self.layer_norm else features
 
@@ -158,6 +161,23 @@ class ElmoBase(BaseEstimator):
         check_is_fitted(self)
         texts = check_texts(X)
         return self._embed(texts, self._fitted_bilm(), self.layers_)
+
+    def _map_features(self, X, compute):
+        """``compute(features)`` over X in chunks, stacked: memory stays bounded.
+
+        ``compute`` maps LayerFeatures of k texts to a ``(k, width)`` array.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X)
+        bilm = self._fitted_bilm()
+        chunk = stream_chunk_size(len(self.layers_), bilm.dim, self.pooling != "mean")
+        out = None
+        for start in range(0, max(len(texts), 1), chunk):
+            part = compute(self._embed(texts[start : start + chunk], bilm, self.layers_))
+            if out is None:
+                out = np.empty((len(texts), *part.shape[1:]), part.dtype)
+            out[start : start + len(part)] = part
+        return out
 
     # -- training ------------------------------------------------------------
 

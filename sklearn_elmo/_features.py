@@ -138,6 +138,7 @@ def embed_texts(
     token_level=False,
     verbose=0,
     label="sklearn_elmo",
+    progress=None,
 ):
     """Embed texts with a frozen biLM and pool each layer per text.
 
@@ -160,6 +161,9 @@ def embed_texts(
         Print progress to stdout when > 0 (per batch when > 1).
     label : str
         Prefix of progress lines.
+    progress : callable or None
+        Called after each biLM batch with ``(windows_done, n_windows,
+        tokens_done)``, counts so far in this call.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def embed_texts(
     offsets = np.concatenate([[0], np.cumsum(n_tokens)])
     tokens = np.zeros((offsets[-1], n_layers, dim), np.float32) if token_level else None
 
-    done = 0
+    done = tokens_done = 0
     for index, batch_layers, batch_mask in bilm.iter_embed(
         windows, batch_size=batch_size
     ):
@@ -208,6 +212,9 @@ def embed_texts(
                     1, 0, 2
                 )
         done += len(index)
+        tokens_done += int(lengths.sum())
+        if progress is not None:
+            progress(done, len(windows), tokens_done)
         if verbose > 1:
             print(f"[{label}] embedded {done}/{len(windows)} windows", file=sys.stdout)
 

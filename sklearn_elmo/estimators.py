@@ -115,6 +115,13 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         tokens). Nothing is truncated. None embeds every text whole.
     embed_batch_size : int, default=64
         Most windows per biLM batch.
+    cache_dir : str, path-like or None, default=None
+        Folder of a persistent embedding cache shared by processes (the
+        workers of ``GridSearchCV(n_jobs=...)``, later runs). None uses the
+        environment variable ``SKLEARN_ELMO_CACHE_DIR``, else no persistent
+        cache. Embeddings are always cached in memory, shared by all
+        estimators and clones in the process (see
+        :func:`sklearn_elmo.set_config` and docs/caching.md).
     hidden_layer_sizes : int or tuple of int, default=()
         Widths of relu hidden layers between the pooled vector and the
         output; empty for a linear head.
@@ -205,6 +212,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         tokenizer=None,
         max_tokens=256,
         embed_batch_size=64,
+        cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,
         mix_l2=1e-3,
@@ -226,6 +234,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.embed_batch_size = embed_batch_size
+        self.cache_dir = cache_dir
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.mix_l2 = mix_l2
@@ -283,7 +292,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
             1-D for a binary target, where positive scores favour
             ``classes_[1]``; one column per class (or label) otherwise.
         """
-        logits = self._network().logits(self._inference_features(X))
+        logits = self._map_features(X, self._network().logits)
         return logits[:, 0] if self._task == "binary" else logits
 
     def predict(self, X):
@@ -348,6 +357,9 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         pooled together; nothing is truncated.
     embed_batch_size : int, default=64
         Most windows per biLM batch.
+    cache_dir : str, path-like or None, default=None
+        Folder of a persistent embedding cache shared by processes; None
+        uses ``SKLEARN_ELMO_CACHE_DIR``, else none. See :class:`ElmoClassifier`.
     hidden_layer_sizes : int or tuple of int, default=()
         Widths of relu hidden layers; empty for a linear head.
     dropout : float in [0, 1), default=0.5
@@ -418,6 +430,7 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         tokenizer=None,
         max_tokens=256,
         embed_batch_size=64,
+        cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,
         mix_l2=1e-3,
@@ -438,6 +451,7 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.embed_batch_size = embed_batch_size
+        self.cache_dir = cache_dir
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.mix_l2 = mix_l2
@@ -492,7 +506,7 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             1-D when ``fit`` got a 1-D y.
         """
-        outputs = self._network().logits(self._inference_features(X)).astype(np.float64)
+        outputs = self._map_features(X, self._network().logits).astype(np.float64)
         outputs = outputs * self.y_scale_ + self.y_mean_
         return outputs[:, 0] if self._y_ndim == 1 else outputs
 
@@ -537,6 +551,9 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         pooled together; nothing is truncated.
     embed_batch_size : int, default=64
         Most windows per biLM batch.
+    cache_dir : str, path-like or None, default=None
+        Folder of a persistent embedding cache shared by processes; None
+        uses ``SKLEARN_ELMO_CACHE_DIR``, else none. See :class:`ElmoClassifier`.
     hidden_layer_sizes : int or tuple of int, default=()
         Hidden layers of the temporary head that trains the mix.
     dropout : float in [0, 1), default=0.5
@@ -620,6 +637,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         tokenizer=None,
         max_tokens=256,
         embed_batch_size=64,
+        cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,
         mix_l2=1e-3,
@@ -642,6 +660,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.embed_batch_size = embed_batch_size
+        self.cache_dir = cache_dir
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.mix_l2 = mix_l2
@@ -741,9 +760,10 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         -------
         X_new : ndarray of shape (n_samples, n_features), float32
         """
+        X = check_texts(X)  # an iterator is read once, for both steps
         features = self._fit(X, y, sample_weight)
         if features is None:
-            features = self._inference_features(X)
+            return self._map_features(X, self._network().encode)
         return self._network().encode(features)
 
     def transform(self, X):
@@ -757,7 +777,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         -------
         X_new : ndarray of shape (n_samples, n_features), float32
         """
-        return self._network().encode(self._inference_features(X))
+        return self._map_features(X, self._network().encode)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: ``elmo_mean_0``, ..., ``elmo_max_0``, ...
