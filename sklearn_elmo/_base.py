@@ -6,7 +6,9 @@ every use, and the Keras network is rebuilt from ``network_weights_`` the
 first time an instance predicts.
 """
 
+import copy
 import os
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -26,6 +28,19 @@ from .bilm import load_bilm
 from .exceptions import InconsistentVersionWarning
 
 DEFAULT_MODEL = "https://tfhub.dev/google/elmo/3"
+# Building a Keras network is not meant to run in two threads at once.
+_NETWORK_LOCK = threading.Lock()
+
+
+class _Int(Interval):
+    """An int interval that refuses bool: ``epochs=True`` is a mistake, not 1."""
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
 
 _EMBEDDING_CONSTRAINTS = {
     "model": [str, os.PathLike],
@@ -33,27 +48,27 @@ _EMBEDDING_CONSTRAINTS = {
     "layers": [
         StrOptions({"all", "top"}),
         "array-like",
-        Interval(Integral, None, None, closed="neither"),
+        _Int(None, None, closed="neither"),
     ],
     "pooling": [StrOptions({"mean", "max", "mean_max"})],
     "layer_norm": ["boolean"],
     "tokenizer": [callable, None],
-    "max_tokens": [Interval(Integral, 1, None, closed="left"), None],
-    "embed_batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_tokens": [_Int(1, None, closed="left"), None],
+    "embed_batch_size": [_Int(1, None, closed="left")],
     "cache_dir": [str, os.PathLike, None],
     "verbose": ["verbose"],
 }
 
 _TRAINING_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "hidden_layer_sizes": ["array-like", _Int(1, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "mix_l2": [Interval(Real, 0, None, closed="left")],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
-    "epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "epochs": [_Int(1, None, closed="left")],
+    "batch_size": [_Int(1, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [_Int(1, None, closed="left")],
     "random_state": ["random_state"],
 }
 
@@ -102,13 +117,49 @@ class ElmoBase(BaseEstimator):
 
     # -- biLM and features -------------------------------------------------
 
+    # Parameters that define the features the fitted network reads. Changed
+    # by set_params after fit, they would feed it features of another kind,
+    # so the fitted estimator refuses to predict until it is refitted
+    # (docs/errors.md). ``model`` and ``initial_state`` are covered by the
+    # biLM fingerprint check. "mix" applies to ElmoVectorizer only.
+    _feature_params = (
+        "layers",
+        "pooling",
+        "layer_norm",
+        "tokenizer",
+        "max_tokens",
+        "mix",
+    )
+
     def _load_bilm(self):
+        if not os.fspath(self.model).strip():
+            raise ValueError(
+                "model is an empty string; pass the folder (or options file) of an "
+                "ELMo biLM, or a TF Hub handle."
+            )
         return load_bilm(self.model, initial_state=self.initial_state)
 
     def _fitted_bilm(self):
         from .persistence import check_fitted_bilm
 
+        self._check_feature_params()
         return check_fitted_bilm(self)
+
+    def _check_feature_params(self):
+        """Refuse to predict when set_params changed a feature parameter since fit."""
+        fitted = getattr(self, "_fit_feature_params", None)
+        if fitted is None:  # pickled before this check existed
+            return
+        for name, value in fitted.items():
+            current = getattr(self, name)
+            if not _same_param(current, value):
+                raise ValueError(
+                    f"This {type(self).__name__} was fitted with {name}={value!r}, "
+                    f"but {name} is now {current!r} (changed by set_params after "
+                    f"fit). The fitted state was computed from features made with "
+                    f"{name}={value!r}, so it cannot be applied to the new ones: call "
+                    f"fit again, or set {name} back to its fitted value."
+                )
 
     def _resolve_layers(self, n_layers):
         """Selected biLM layer indices, validated against the loaded biLM."""
@@ -243,7 +294,10 @@ class ElmoBase(BaseEstimator):
             train_index = index
         scale = loss_weights[train_index].mean()
         if not scale > 0:
-            raise ValueError("The sample weights of the training samples are all zero.")
+            raise ValueError(
+                "The weights of the training samples (sample_weight times "
+                "class_weight) are all zero."
+            )
 
         weights, history, n_iter = train_network(
             spec,
@@ -263,17 +317,34 @@ class ElmoBase(BaseEstimator):
         )
         return spec, weights, history, n_iter
 
-    def _set_fitted(self, bilm, layers, spec, weights, history, n_iter):
-        """Store the fitted state, all at once so a failed fit leaves none."""
-        self.bilm_fingerprint_ = bilm.fingerprint
-        self.layers_ = layers
-        self.history_ = history
-        self.n_iter_ = n_iter
-        self._network_spec = spec.as_dict()
-        self.network_weights_ = weights
-        self.mix_weights_ = softmax(weights["scalar_mix/w"].astype(np.float64))
-        self.gamma_ = float(weights["scalar_mix/gamma"])
-        self._network_cache = None
+    def _set_fitted(self, bilm, layers, spec, weights, history, n_iter, **extra):
+        """Store the fitted state in one step, so a failed fit changes nothing.
+
+        ``extra`` holds a subclass's own fitted attributes. Everything is
+        computed first; a fit interrupted before this call (an exception or
+        KeyboardInterrupt) leaves a previous fit's state intact.
+        """
+        params = self.get_params(deep=False)
+        state = {
+            "bilm_fingerprint_": bilm.fingerprint,
+            "layers_": layers,
+            "history_": history,
+            "n_iter_": n_iter,
+            "_network_spec": spec.as_dict(),
+            "network_weights_": weights,
+            "mix_weights_": softmax(weights["scalar_mix/w"].astype(np.float64)),
+            "gamma_": float(weights["scalar_mix/gamma"]),
+            "_fit_feature_params": {
+                name: copy.copy(params[name])
+                if isinstance(params[name], (list, dict, np.ndarray))
+                else params[name]
+                for name in self._feature_params
+                if name in params
+            },
+            "_network_cache": None,
+            **extra,
+        }
+        vars(self).update(state)
 
     def _network(self):
         """The fitted Keras network, rebuilt once per instance from plain weights."""
@@ -282,9 +353,28 @@ class ElmoBase(BaseEstimator):
         if network is None:
             from ._network import Network, NetworkSpec
 
-            network = Network(NetworkSpec(**self._network_spec), self.network_weights_)
-            self._network_cache = network
+            with _NETWORK_LOCK:  # two threads may predict with a fresh estimator
+                network = getattr(self, "_network_cache", None)
+                if network is None:
+                    network = Network(
+                        NetworkSpec(**self._network_spec), self.network_weights_
+                    )
+                    self._network_cache = network
         return network
+
+
+def _same_param(a, b):
+    """Whether two values of a parameter are the same (arrays and lists by value)."""
+    if a is b:
+        return True
+    try:
+        if isinstance(a, (list, tuple, np.ndarray)) or isinstance(
+            b, (list, tuple, np.ndarray)
+        ):
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        return bool(a == b)
+    except (TypeError, ValueError):  # incomparable values are different
+        return False
 
 
 def sample_weights(sample_weight, texts):
@@ -303,6 +393,8 @@ def class_loss_weights(class_weight, task, classes, encoded):
     negatives by ``n / (2 * count)``.
     """
     n = len(encoded)
+    if isinstance(class_weight, dict):
+        _check_class_weight_dict(class_weight, task, classes)
     if task != "multilabel":
         labels = encoded.ravel().astype(int)
         if class_weight is None:
@@ -322,10 +414,30 @@ def class_loss_weights(class_weight, task, classes, encoded):
                     weights[encoded[:, j] == value, j] = n / (2.0 * count)
         return weights
     for label, factor in class_weight.items():
-        if label not in set(classes.tolist()):
-            raise ValueError(
-                f"class_weight has key {label!r}, which is not a label column of the "
-                f"multilabel target (0..{len(classes) - 1})."
-            )
         weights[:, label] *= factor
     return weights
+
+
+def _check_class_weight_dict(class_weight, task, classes):
+    """Every key a class of y (a label column if multilabel), every weight finite >= 0."""
+    known = set(classes.tolist())
+    for label, factor in class_weight.items():
+        if label not in known:
+            if task == "multilabel":
+                raise ValueError(
+                    f"class_weight has key {label!r}, which is not a label column of "
+                    f"the multilabel target (0..{len(classes) - 1})."
+                )
+            raise ValueError(
+                f"class_weight has key {label!r}, which is not in classes "
+                f"{classes.tolist()!r} (the classes of y)."
+            )
+        if (
+            isinstance(factor, (bool, np.bool_))
+            or not isinstance(factor, Real)
+            or not np.isfinite(factor)
+            or factor < 0
+        ):
+            raise ValueError(
+                f"class_weight[{label!r}] must be a finite number >= 0; got {factor!r}."
+            )

@@ -278,9 +278,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         bilm, layers = self._prepare_bilm()
         features = self._embed(texts, bilm, layers)
         fitted = self._train(features, encoded, loss_weights, **train_args)
-        self._set_fitted(bilm, layers, *fitted)
-        self.classes_ = classes
-        self._task = task
+        self._set_fitted(bilm, layers, *fitted, classes_=classes, _task=task)
         return self
 
     def decision_function(self, X):
@@ -493,9 +491,9 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         bilm, layers = self._prepare_bilm()
         features = self._embed(texts, bilm, layers)
         fitted = self._train(features, targets, loss_weights, **train_args)
-        self._set_fitted(bilm, layers, *fitted)
-        self.y_mean_, self.y_scale_ = mean, scale
-        self._y_ndim = y.ndim
+        self._set_fitted(
+            bilm, layers, *fitted, y_mean_=mean, y_scale_=scale, _y_ndim=y.ndim
+        )
         return self
 
     def predict(self, X):
@@ -727,8 +725,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
             )
             mix_only = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
             fitted = (encoder_spec, mix_only, history, n_iter)
-        self._set_fitted(bilm, layers, *fitted)
-        self.target_type_ = target_type
+        self._set_fitted(bilm, layers, *fitted, target_type_=target_type)
         return features
 
     @_fit_context(prefer_skip_nested_validation=True)
