@@ -224,7 +224,8 @@ class ElmoBase(BaseEstimator):
         chunk = stream_chunk_size(len(self.layers_), bilm.dim, self.pooling != "mean")
         out = None
         for start in range(0, max(len(texts), 1), chunk):
-            part = compute(self._embed(texts[start : start + chunk], bilm, self.layers_))
+            features = self._embed(texts[start : start + chunk], bilm, self.layers_)
+            part = compute(features)
             if out is None:
                 out = np.empty((len(texts), *part.shape[1:]), part.dtype)
             out[start : start + len(part)] = part

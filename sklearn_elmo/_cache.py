@@ -93,7 +93,7 @@ class CacheEntry:
         )
 
     def serves(self, token_dtype):
-        """Whether this entry answers a request (``token_dtype`` None: statistics only)."""
+        """Whether it answers a request (``token_dtype`` None: statistics only)."""
         if token_dtype is None:
             return True
         if self.tokens is None:
@@ -102,7 +102,7 @@ class CacheEntry:
 
 
 def to_storage(tokens, token_dtype):
-    """Token vectors as stored: float16 when asked and in range, else float32 (a copy)."""
+    """Token vectors as stored: float16 if asked and in range, else float32 (copies)."""
     if token_dtype == "float16" and (
         tokens.size == 0 or float(np.abs(tokens).max()) <= _FLOAT16_MAX
     ):
@@ -356,6 +356,10 @@ def decode_entry(data, key_hash, n_layers, dim):
     return CacheEntry(n_tokens, means, sq_means, tokens)
 
 
+def _write_all(fh, data):
+    fh.write(data)
+
+
 class _DiskStore:
     """Entries of one biLM in ``<cache_dir>/sklearn-elmo-cache-v1/<fingerprint>/``.
 
@@ -377,7 +381,7 @@ class _DiskStore:
         path = self.path(key_hash)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             self.bad.append((path, f"unreadable ({exc})"))
@@ -400,7 +404,7 @@ class _DiskStore:
             )
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(encode_entry(entry, key_hash))
+                    _write_all(fh, encode_entry(entry, key_hash))
                 os.replace(temporary, path)  # atomic: readers see all or nothing
             except BaseException:
                 try:

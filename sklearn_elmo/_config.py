@@ -55,14 +55,18 @@ def parse_memory(value, name="cache_memory"):
     (500000000, 1073741824, 0)
     """
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number of bytes or a size string, got {value!r}")
+        raise TypeError(
+            f"{name} must be a number of bytes or a size string, got {value!r}"
+        )
     if isinstance(value, Integral):
         if value < 0:
             raise ValueError(f"{name} must be >= 0 bytes, got {value}")
         return int(value)
     if isinstance(value, float):
         if not value >= 0 or value == float("inf"):
-            raise ValueError(f"{name} must be a finite number of bytes >= 0, got {value}")
+            raise ValueError(
+                f"{name} must be a finite number of bytes >= 0, got {value}"
+            )
         return int(value)
     if not isinstance(value, str):
         raise TypeError(
