@@ -204,7 +204,12 @@ class ElmoBase(BaseEstimator):
         return features.layer_normalized() if self.layer_norm else features
 
     def _prepare_bilm(self):
-        """Load the biLM for fitting; return it and the selected layers."""
+        """Load the biLM for fitting; return it and the selected layers.
+
+        Also checks what the parameter constraints cannot, so that a bad
+        value fails before the texts are embedded.
+        """
+        self._hidden_layer_sizes()
         bilm = self._load_bilm()
         return bilm, self._resolve_layers(bilm.n_layers)
 
