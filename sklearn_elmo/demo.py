@@ -257,8 +257,8 @@ def _run_demo(
     if generated:
         source, fresh = random_model(work_dir, size)
         say(
-            f"biLM: a generated '{size}' model with RANDOM weights "
-            f"({_SIZE_NOTES[size]}),",
+            f"biLM: a generated '{size}' model with RANDOM weights",
+            f"      ({_SIZE_NOTES[size]}),",
             f"      {'written to' if fresh else 'found in'} {source}",
             "      Random weights carry no linguistic signal: the ELMo scores below",
             "      only show what a trained head picks out of random character",
@@ -271,11 +271,10 @@ def _run_demo(
         say(f"biLM: {source}")
     if initial_state is None:
         initial_state = initial_state_for(source)
-    t = time.perf_counter()
     bilm = load_bilm(source, initial_state=initial_state)
     say(
         f"      {bilm.n_layers} layers of width {bilm.dim}, initial_state="
-        f"{initial_state!r}, fingerprint {bilm.fingerprint[:16]} {seconds(t)}"
+        f"{initial_state!r}, fingerprint {bilm.fingerprint[:16]}"
     )
 
     # -- the data -----------------------------------------------------------
