@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-from sklearn_elmo import __version__  # noqa: E402  (imports no TensorFlow)
+from sklearn_elmo import __version__  # imports no TensorFlow
 
 project = "sklearn-elmo"
 author = "sklearn-elmo developers"
