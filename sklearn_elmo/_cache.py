@@ -545,7 +545,7 @@ def cached_embed_texts(
     *,
     tokenizer=None,
     max_tokens=None,
-    batch_size=64,
+    batch_size=256,
     layers=None,
     token_level=False,
     verbose=0,

@@ -133,7 +133,7 @@ def embed_texts(
     *,
     tokenizer=None,
     max_tokens=None,
-    batch_size=64,
+    batch_size=256,
     layers=None,
     token_level=False,
     verbose=0,

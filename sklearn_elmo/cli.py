@@ -755,7 +755,7 @@ def build_parser():
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=64,
+        default=256,
         help="most sentences per biLM batch",
     )
     p.add_argument(

@@ -113,7 +113,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         Texts with more tokens are split into near-equal windows of at most
         this many tokens, embedded separately and pooled together (weighted by
         tokens). Nothing is truncated. None embeds every text whole.
-    embed_batch_size : int, default=64
+    embed_batch_size : int, default=256
         Most windows per biLM batch.
     cache_dir : str, path-like or None, default=None
         Folder of a persistent embedding cache shared by processes (the
@@ -211,7 +211,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         layer_norm=False,
         tokenizer=None,
         max_tokens=256,
-        embed_batch_size=64,
+        embed_batch_size=256,
         cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,
@@ -353,7 +353,7 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
     max_tokens : int or None, default=256
         Longer texts are embedded in windows of at most this many tokens and
         pooled together; nothing is truncated.
-    embed_batch_size : int, default=64
+    embed_batch_size : int, default=256
         Most windows per biLM batch.
     cache_dir : str, path-like or None, default=None
         Folder of a persistent embedding cache shared by processes; None
@@ -427,7 +427,7 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         layer_norm=False,
         tokenizer=None,
         max_tokens=256,
-        embed_batch_size=64,
+        embed_batch_size=256,
         cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,
@@ -547,7 +547,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
     max_tokens : int or None, default=256
         Longer texts are embedded in windows of at most this many tokens and
         pooled together; nothing is truncated.
-    embed_batch_size : int, default=64
+    embed_batch_size : int, default=256
         Most windows per biLM batch.
     cache_dir : str, path-like or None, default=None
         Folder of a persistent embedding cache shared by processes; None
@@ -634,7 +634,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         mix="auto",
         tokenizer=None,
         max_tokens=256,
-        embed_batch_size=64,
+        embed_batch_size=256,
         cache_dir=None,
         hidden_layer_sizes=(),
         dropout=0.5,

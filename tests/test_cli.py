@@ -119,7 +119,7 @@ def test_parser_defaults():
     assert (args.layers, args.pooling, args.batch_size, args.max_tokens) == (
         "all",
         "mean",
-        64,
+        256,
         256,
     )
     args = build_parser().parse_args(
