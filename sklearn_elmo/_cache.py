@@ -45,6 +45,7 @@ import numpy as np
 
 from ._config import cache_dir_from_environment, get_config
 from ._features import LayerFeatures, embed_texts
+from .exceptions import EmbeddingCacheWarning
 from .tokenize import default_tokenizer
 
 FORMAT_VERSION = 1
@@ -59,14 +60,9 @@ _ENTRY_OVERHEAD = 3 * sys.getsizeof(np.empty(0)) + 240
 # Texts processed at once are bounded so their arrays take about this much.
 _CHUNK_BYTES = 64 * 2**20
 _TOKENS_PER_TEXT_GUESS = 48
-
-
-class EmbeddingCacheWarning(UserWarning):
-    """The persistent embedding cache could not be used as asked.
-
-    The returned features are still exact: an unreadable, corrupt or foreign
-    entry is recomputed, and a failed write only loses the saved copy.
-    """
+# Private, so shuffling the chunk order never moves the user's global
+# ``random`` state (seeded programs stay reproducible).
+_CHUNK_ORDER = random.Random()
 
 
 class CacheEntry:
@@ -637,7 +633,7 @@ def cached_embed_texts(
         if disk is not None and len(chunks) > 1:
             # Concurrent workers start at different chunks and re-read the
             # directory before each one, so they mostly split the work.
-            shift = random.randrange(len(chunks))
+            shift = _CHUNK_ORDER.randrange(len(chunks))
             chunks = chunks[shift:] + chunks[:shift]
         progress = _Progress(len(missing), verbose, label)
         for k, chunk in enumerate(chunks):

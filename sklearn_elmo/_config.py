@@ -137,9 +137,10 @@ def set_config(cache_memory=None, cache_token_dtype=None):
         Default: ``SKLEARN_ELMO_CACHE_MEMORY``, else 1 GiB.
     cache_token_dtype : {"float16", "float32"}, default=None
         Storage of token-level outputs, which only max and mean_max pooling
-        need. float16 halves their memory and disk use; pooled features then
-        differ from float32 by at most a relative 2**-11 (see
-        docs/caching.md). None leaves it unchanged. Default:
+        need. float16 halves their memory and disk use; each stored value is
+        then within a relative 2**-11 (plus 2**-25) of its float32 value, so a
+        pooled feature is within 2**-11 of the magnitudes pooled into it (the
+        exact bound is in docs/caching.md). None leaves it unchanged. Default:
         ``SKLEARN_ELMO_CACHE_TOKEN_DTYPE``, else "float16".
 
     Examples

@@ -1,6 +1,6 @@
 """Warnings and errors raised by sklearn-elmo."""
 
-__all__ = ["BilmMismatchError", "InconsistentVersionWarning"]
+__all__ = ["BilmMismatchError", "EmbeddingCacheWarning", "InconsistentVersionWarning"]
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -74,3 +74,21 @@ class BilmMismatchError(ValueError):
         self.expected = expected
         self.found = found
 
+
+
+class EmbeddingCacheWarning(UserWarning):
+    """The persistent embedding cache could not be used as asked.
+
+    The returned features are still exact: an unreadable, corrupt or foreign
+    entry is recomputed, and a failed write only loses the saved copy.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_elmo.exceptions import EmbeddingCacheWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", EmbeddingCacheWarning)
+    ...     warnings.warn("cache folder is read-only", EmbeddingCacheWarning)
+    >>> issubclass(EmbeddingCacheWarning, UserWarning)
+    True
+    """
