@@ -189,21 +189,25 @@ def embed_texts(
     offsets = np.concatenate([[0], np.cumsum(n_tokens)])
     tokens = np.zeros((offsets[-1], n_layers, dim), np.float32) if token_level else None
 
+    all_layers = np.array_equal(layer_index, np.arange(bilm.n_layers))
     done = tokens_done = 0
     for index, batch_layers, batch_mask in bilm.iter_embed(
         windows, batch_size=batch_size
     ):
-        batch_layers = batch_layers[:, layer_index]
+        if not all_layers:
+            batch_layers = batch_layers[:, layer_index]
         lengths = batch_mask.sum(axis=1)
         expected = np.array([len(windows[w]) for w in index])
         if not np.array_equal(lengths, expected):
             raise RuntimeError(
                 "The biLM returned a mask that does not match the input lengths."
             )
-        masked = batch_layers * batch_mask[:, None, :, None]
+        # Padding is zero in every layer (the Bilm contract), so sums over
+        # all positions are sums over the tokens: no masked copy needed.
         owner = window_text[index]
-        np.add.at(sums, owner, masked.sum(axis=2))
-        np.add.at(sq_sums, owner, np.square(masked, dtype=np.float64).sum(axis=(2, 3)))
+        np.add.at(sums, owner, batch_layers.sum(axis=2))
+        squares = np.square(batch_layers).sum(axis=(2, 3), dtype=np.float64)
+        np.add.at(sq_sums, owner, squares)
         if token_level:
             for row, w in enumerate(index):
                 at = offsets[window_text[w]] + window_start[w]
