@@ -721,6 +721,10 @@ def cache_info():
 def clear_cache(cache_dir=None):
     """Empty the in-process embedding cache and reset :func:`cache_info`'s counts.
 
+    The loaded biLMs' caches of token embeddings (the context-independent
+    layer, kept per distinct token) are emptied too, so the next embedding
+    runs from scratch.
+
     Parameters
     ----------
     cache_dir : str or path-like, default=None
@@ -735,6 +739,9 @@ def clear_cache(cache_dir=None):
     >>> sklearn_elmo.cache_info()["entries"]
     0
     """
+    from .bilm import clear_token_caches
+
     _MEMORY.clear()
+    clear_token_caches()
     if cache_dir is not None:
         shutil.rmtree(Path(cache_dir).expanduser() / DIRECTORY_NAME, ignore_errors=True)

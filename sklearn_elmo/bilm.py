@@ -4,6 +4,7 @@
 process per source and initial-state mode.
 """
 
+import collections
 import hashlib
 import json
 import threading
@@ -83,6 +84,8 @@ class _WeightFilesBackend:
 
     # Distinct tokens whose embeddings are kept at once while embedding.
     max_table_tokens = 65536
+    # Bytes of context-independent token embeddings kept across calls.
+    token_cache_bytes = 128 * 2**20
 
     def __init__(self, files):
         from ._engine import BilmGraph  # keeps TensorFlow out of import time
@@ -98,6 +101,14 @@ class _WeightFilesBackend:
         self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
         self._start_states = {}
         self._lock = threading.Lock()
+        # token -> its embedding (char CNN, highway, projection): a pure
+        # function of the token, so calls that share vocabulary (streamed
+        # chunks, the folds of a grid search) run the CNN once per token.
+        self._token_cache = collections.OrderedDict()
+        self._token_cache_rows = max(
+            1, self.token_cache_bytes // (4 * self.options.projection_dim)
+        )
+        self._token_cache_lock = threading.Lock()
 
     def round_batch(self, n_rows):
         return self.graph.round_batch(n_rows)
@@ -168,10 +179,41 @@ class _WeightFilesBackend:
         if group:
             yield from self._embed_group(group, rows, start)
 
+    def clear_token_cache(self):
+        with self._token_cache_lock:
+            self._token_cache.clear()
+
+    def _token_table(self, tokens):
+        """Embeddings of distinct ``tokens`` as rows 1.. of a table (row 0 zeros)."""
+        vectors = [None] * len(tokens)
+        with self._token_cache_lock:
+            cache = self._token_cache
+            for i, token in enumerate(tokens):
+                vector = cache.get(token)
+                if vector is not None:
+                    cache.move_to_end(token)
+                    vectors[i] = vector
+        missing = [i for i, vector in enumerate(vectors) if vector is None]
+        if missing:
+            ids = np.array([token_to_ids(tokens[i]) for i in missing], np.int32)
+            computed = self.graph.token_table(ids.reshape(-1, 50)).numpy()[1:]
+            with self._token_cache_lock:
+                for i, vector in zip(missing, computed, strict=True):
+                    vectors[i] = vector
+                    self._token_cache[tokens[i]] = vector.copy()  # not a view
+                while len(self._token_cache) > self._token_cache_rows:
+                    self._token_cache.popitem(last=False)
+        import tensorflow as tf
+
+        table = np.empty((len(tokens) + 1, self.options.projection_dim), np.float32)
+        table[0] = 0.0
+        if tokens:
+            table[1:] = vectors
+        return tf.constant(table)  # once, not at every batch
+
     def _embed_group(self, group, rows, start):
         """Embed batches sharing one table of their distinct tokens' embeddings."""
-        unique_ids = np.array([token_to_ids(t) for t in rows], np.int32).reshape(-1, 50)
-        table = self.graph.token_table(unique_ids)
+        table = self._token_table(list(rows))
         for batch in group:
             n = len(batch)
             width = max((len(s) for s in batch), default=0)
@@ -436,3 +478,13 @@ def clear_bilm_cache():
     """Drop every biLM this process has loaded (they reload on next use)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+
+
+def clear_token_caches():
+    """Forget the token embeddings kept by every loaded biLM (for cold timings)."""
+    with _CACHE_LOCK:
+        backends = [loaded["backend"] for loaded in _CACHE.values()]
+    for backend in backends:
+        clear = getattr(backend, "clear_token_cache", None)  # TF Hub: none kept
+        if clear is not None:
+            clear()

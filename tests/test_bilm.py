@@ -227,3 +227,50 @@ def test_public_names_are_exported():
     assert {"load_bilm", "ElmoClassifier", "ElmoRegressor", "ElmoVectorizer"} <= set(
         sklearn_elmo.__all__
     )
+
+
+def _counting_token_table(monkeypatch, backend):
+    """Count the tokens the character CNN runs on."""
+    counted = []
+    original = backend.graph.token_table
+
+    def counting(unique_ids, *args, **kwargs):
+        counted.append(len(unique_ids))
+        return original(unique_ids, *args, **kwargs)
+
+    monkeypatch.setattr(backend.graph, "token_table", counting)
+    return counted
+
+
+def test_token_embeddings_are_kept_across_calls(tmp_path, monkeypatch):
+    import sklearn_elmo
+
+    # A model of its own: nothing cached by other tests.
+    bilm = load_bilm(make_random_bilm(tmp_path / "m", seed=3), initial_state="zeros")
+    backend = bilm._backend
+    counted = _counting_token_table(monkeypatch, backend)
+    first = [["the", "cat", "sat"], ["a", "dog"]]
+    second = [["the", "dog", "ran"], ["cat"]]
+    expected, _ = bilm.embed(second)
+    sklearn_elmo.clear_cache()  # also empties the token embeddings
+    counted.clear()
+    bilm.embed(first)
+    assert counted == [5]
+    layers, _ = bilm.embed(second)
+    assert counted == [5, 1]  # only "ran" is new
+    np.testing.assert_allclose(layers, expected, rtol=1e-6, atol=1e-6)
+    bilm.embed(first + second)
+    assert counted == [5, 1]  # nothing new: the CNN does not run
+
+
+def test_token_cache_is_bounded_and_stays_exact(tmp_path, monkeypatch):
+    bilm = load_bilm(make_random_bilm(tmp_path / "m", seed=4), initial_state="zeros")
+    backend = bilm._backend
+    backend.clear_token_cache()
+    monkeypatch.setattr(backend, "_token_cache_rows", 3)
+    sentences = [["w%d" % i for i in range(k, k + 4)] for k in range(6)]
+    first, _ = bilm.embed(sentences)
+    assert len(backend._token_cache) == 3
+    again, _ = bilm.embed(sentences[::-1])
+    np.testing.assert_allclose(again[::-1], first, rtol=1e-6, atol=1e-6)
+    assert len(backend._token_cache) == 3
