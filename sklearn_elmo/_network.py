@@ -19,6 +19,7 @@ Fitted networks leave this module as ``{variable path: ndarray}`` dicts plus a
 demand, so estimators never hold TensorFlow objects.
 """
 
+import contextlib
 import dataclasses
 import sys
 
@@ -68,7 +69,10 @@ class ScalarMix(keras.layers.Layer):
     def call(self, layers):
         # softmax written out: keras.ops.softmax warns on a single layer.
         e = ops.exp(self.w - ops.max(self.w))
-        return self.gamma * ops.tensordot(layers, e / ops.sum(e), axes=[[1], [0]])
+        # Broadcast and sum over the layer axis: a tensordot transposes its
+        # input first, which made up a third of a pooled training step.
+        s = ops.reshape(e / ops.sum(e), (-1,) + (1,) * (len(layers.shape) - 2))
+        return self.gamma * ops.sum(layers * s, axis=1)
 
     def get_config(self):
         return {**super().get_config(), "mix_l2": self.mix_l2}
@@ -351,62 +355,88 @@ def train_network(
         return step(features.batch(index), targets[index], loss_weights[index])
 
     batch_size = min(batch_size, len(train_index))
+    trainer = None
+    if not spec.token_level:
+        from ._pooled_training import pooled_trainer
+
+        trainer = pooled_trainer(spec, batch_size)
+        # Inputs converted once, passed to the compiled epochs as arguments.
+        data = {
+            "layers": tf.convert_to_tensor(
+                features.batch(np.arange(len(features)))["layers"]
+            ),
+            "y": tf.convert_to_tensor(targets),
+            "w": tf.convert_to_tensor(loss_weights, tf.float32),
+        }
     history = {"loss": [], "score": []}
     if val_index is not None:
         history.update(val_loss=[], val_score=[])
     best_loss, best_weights, stale = np.inf, None, 0
     n_iter = 0
-    for epoch in range(epochs):
-        order = train_index[rng.permutation(len(train_index))]
-        total, all_logits = 0.0, np.empty((len(order), spec.n_outputs), np.float32)
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            loss, logits = run_batch(train_step, index)
-            total += float(loss) * len(index)
-            all_logits[start : start + len(index)] = logits.numpy()
-        n_iter = epoch + 1
-        history["loss"].append(total / len(order))
-        history["score"].append(_score(score, targets[order], all_logits))
-        message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
-
-        if val_index is not None:
-            val_total, val_order, val_logits = 0.0, [], []
-            for index in _inference_batches(spec, features, val_index):
-                loss_sum, logits = run_batch(eval_step, index)
-                val_total += float(loss_sum)
-                val_order.append(index)
-                val_logits.append(logits.numpy())
-            k = loss_weights.shape[1]
-            val_loss = val_total / (len(val_index) * k) + float(penalty())
-            history["val_loss"].append(val_loss)
-            history["val_score"].append(
-                _score(
-                    score,
-                    targets[np.concatenate(val_order)],
-                    np.concatenate(val_logits),
-                )
-            )
-            message += (
-                f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
-            )
-            if val_loss < best_loss:
-                best_loss, best_weights, stale = val_loss, _variables_dict(model), 0
+    with contextlib.ExitStack() as hold:
+        if trainer is not None:
+            # The shared trainer holds this fit's values until the end.
+            hold.enter_context(trainer.lock)
+            trainer.load(model, optimizer)
+            hold.callback(trainer.store, model, optimizer)
+        for epoch in range(epochs):
+            order = train_index[rng.permutation(len(train_index))]
+            if trainer is not None:
+                total, all_logits = trainer.run_epoch(order, data)
+                total, all_logits = float(total), all_logits.numpy()
+                if val_index is not None:  # validation reads this fit's network
+                    trainer.store(model, optimizer)
             else:
-                stale += 1
-        if verbose > 0:
-            print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
-        if (
-            val_index is not None
-            and n_iter_no_change is not None
-            and stale >= n_iter_no_change
-        ):
-            if verbose > 0:
-                print(
-                    f"[{label}] validation loss did not improve for {stale} epochs; "
-                    "stopping and restoring the best weights",
-                    file=sys.stdout,
+                total = 0.0
+                all_logits = np.empty((len(order), spec.n_outputs), np.float32)
+                for start in range(0, len(order), batch_size):
+                    index = order[start : start + batch_size]
+                    loss, logits = run_batch(train_step, index)
+                    total += float(loss) * len(index)
+                    all_logits[start : start + len(index)] = logits.numpy()
+            n_iter = epoch + 1
+            history["loss"].append(total / len(order))
+            history["score"].append(_score(score, targets[order], all_logits))
+            message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+
+            if val_index is not None:
+                val_total, val_order, val_logits = 0.0, [], []
+                for index in _inference_batches(spec, features, val_index):
+                    loss_sum, logits = run_batch(eval_step, index)
+                    val_total += float(loss_sum)
+                    val_order.append(index)
+                    val_logits.append(logits.numpy())
+                k = loss_weights.shape[1]
+                val_loss = val_total / (len(val_index) * k) + float(penalty())
+                history["val_loss"].append(val_loss)
+                history["val_score"].append(
+                    _score(
+                        score,
+                        targets[np.concatenate(val_order)],
+                        np.concatenate(val_logits),
+                    )
                 )
-            break
+                message += (
+                    f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
+                )
+                if val_loss < best_loss:
+                    best_loss, best_weights, stale = val_loss, _variables_dict(model), 0
+                else:
+                    stale += 1
+            if verbose > 0:
+                print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
+            if (
+                val_index is not None
+                and n_iter_no_change is not None
+                and stale >= n_iter_no_change
+            ):
+                if verbose > 0:
+                    print(
+                        f"[{label}] validation loss did not improve for {stale} epochs; "
+                        "stopping and restoring the best weights",
+                        file=sys.stdout,
+                    )
+                break
 
     weights = best_weights if best_weights is not None else _variables_dict(model)
     weights.update({"input/center": center, "input/scale": scale})

@@ -1,0 +1,160 @@
+"""The shared, traced-once trainer equals a plain Keras training loop."""
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sklearn_elmo._network import (
+    NetworkSpec,
+    _entry_losses,
+    _variables_dict,
+    build_network,
+)
+from sklearn_elmo._pooled_training import PooledTrainer, pooled_trainer
+
+N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
+
+SPECS = {
+    "softmax": NetworkSpec(
+        n_layers=3, dim=6, hidden_layer_sizes=(4,), n_outputs=3, output="softmax",
+        mix_l2=1e-2,
+    ),
+    "sigmoid": NetworkSpec(
+        n_layers=3, dim=6, n_outputs=2, output="sigmoid", mix_l2=1e-2
+    ),
+    "linear": NetworkSpec(n_layers=2, dim=5, n_outputs=1, output="linear"),
+}
+
+
+def _data(spec, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = rng.normal(size=(N, spec.n_layers, spec.dim)).astype(np.float32)
+    if spec.output == "softmax":
+        y = rng.integers(0, spec.n_outputs, N).astype(np.int32)
+        w = rng.uniform(0.5, 2.0, (N, 1)).astype(np.float32)
+    else:
+        y = rng.integers(0, 2, (N, spec.n_outputs)).astype(np.float32)
+        w = rng.uniform(0.5, 2.0, (N, spec.n_outputs)).astype(np.float32)
+    orders = [rng.permutation(N) for _ in range(3)]
+    return layers, y, w, orders
+
+
+def _fresh(spec, seed, learning_rate):
+    model, _ = build_network(spec, seed=seed)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def _reference(spec, seed, learning_rate, layers, y, w, orders):
+    """Eager Keras: one step per batch, mean loss over the batch."""
+    model, optimizer = _fresh(spec, seed, learning_rate)
+    totals, all_logits = [], []
+    for order in orders:
+        total, logits_epoch = 0.0, []
+        for start in range(0, N, BATCH):
+            index = order[start : start + BATCH]
+            with tf.GradientTape() as tape:
+                logits = model({"layers": layers[index]}, training=True)
+                loss = tf.reduce_mean(w[index] * _entry_losses(spec.output, y[index], logits))
+                if model.losses:
+                    loss += tf.add_n(model.losses)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            total += float(loss) * len(index)
+            logits_epoch.append(logits.numpy())
+        totals.append(total)
+        all_logits.append(np.concatenate(logits_epoch))
+    return _variables_dict(model), totals, all_logits
+
+
+def _trained(spec, seed, learning_rate, layers, y, w, orders):
+    model, optimizer = _fresh(spec, seed, learning_rate)
+    trainer = pooled_trainer(spec, BATCH)
+    data = {"layers": tf.constant(layers), "y": tf.constant(y), "w": tf.constant(w)}
+    totals, all_logits = [], []
+    with trainer.lock:
+        trainer.load(model, optimizer)
+        for order in orders:
+            total, logits = trainer.run_epoch(order, data)
+            totals.append(float(total))
+            all_logits.append(logits.numpy())
+        trainer.store(model, optimizer)
+    return _variables_dict(model), totals, all_logits
+
+
+def _assert_same(got, expected):
+    weights, totals, logits = got
+    ref_weights, ref_totals, ref_logits = expected
+    assert weights.keys() == ref_weights.keys()
+    for name in weights:
+        np.testing.assert_allclose(weights[name], ref_weights[name], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(totals, ref_totals, rtol=1e-4)
+    for a, b in zip(logits, ref_logits, strict=True):
+        assert a.shape == (N, b.shape[1])
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", sorted(SPECS))
+def test_equals_plain_keras_training_with_a_partial_last_batch(output):
+    spec = SPECS[output]
+    data = _data(spec)
+    # Two fits in a row on the one shared trainer, with different learning
+    # rates and seeds: each starts from its own values, not the last fit's.
+    for seed, learning_rate in [(0, 1e-2), (1, 3e-3)]:
+        _assert_same(
+            _trained(spec, seed, learning_rate, *data),
+            _reference(spec, seed, learning_rate, *data),
+        )
+
+
+def test_trainer_is_shared_per_shape_and_batch_size():
+    spec = SPECS["linear"]
+    assert pooled_trainer(spec, BATCH) is pooled_trainer(spec, BATCH)
+    assert pooled_trainer(spec, BATCH) is not pooled_trainer(spec, BATCH + 1)
+    other = NetworkSpec(n_layers=2, dim=5, n_outputs=1, output="linear", dropout=0.1)
+    assert pooled_trainer(other, BATCH) is not pooled_trainer(spec, BATCH)
+
+
+def test_concurrent_fits_of_one_shape_give_their_own_results():
+    spec = SPECS["softmax"]
+    data = _data(spec, seed=3)
+    expected = {lr: _trained(spec, 0, lr, *data) for lr in (1e-2, 1e-3)}
+    results, errors = {}, []
+
+    def fit(lr):
+        try:
+            results[lr] = _trained(spec, 0, lr, *data)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit, args=(lr,)) for lr in expected]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for lr, result in results.items():
+        _assert_same(result, expected[lr])
+
+
+def test_dropout_is_seeded_by_the_fit():
+    spec = NetworkSpec(n_layers=3, dim=6, n_outputs=1, output="sigmoid", dropout=0.5)
+    data = _data(spec, seed=4)
+    first = _trained(spec, 7, 1e-2, *data)[0]
+    again = _trained(spec, 7, 1e-2, *data)[0]
+    other = _trained(spec, 8, 1e-2, *data)[0]
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+    assert any(not np.allclose(first[n], other[n]) for n in first)
+
+
+def test_refuses_token_level_specs():
+    spec = NetworkSpec(
+        n_layers=3, dim=6, pooling="max", token_level=True, n_outputs=1, output="sigmoid"
+    )
+    with pytest.raises(ValueError, match="per-text features"):
+        PooledTrainer(spec, BATCH)
