@@ -19,9 +19,11 @@ Fitted networks leave this module as ``{variable path: ndarray}`` dicts plus a
 demand, so estimators never hold TensorFlow objects.
 """
 
+import collections
 import contextlib
 import dataclasses
 import sys
+import threading
 
 import keras
 import numpy as np
@@ -207,13 +209,24 @@ def _variables_dict(model):
     return {v.path: np.array(v.numpy()) for v in model.trainable_variables}
 
 
-def _assign(model, weights):
+def _check_weights(model, weights):
     variables = {v.path: v for v in model.trainable_variables}
     if set(variables) != set(weights):
         raise ValueError(
             "Stored network weights do not match the network: "
             f"expected {sorted(variables)}, got {sorted(weights)}."
         )
+    for path, value in weights.items():
+        if tuple(np.shape(value)) != tuple(variables[path].shape):
+            raise ValueError(
+                f"Stored network weight {path} has shape {np.shape(value)}, "
+                f"expected {tuple(variables[path].shape)}."
+            )
+
+
+def _assign(model, weights):
+    _check_weights(model, weights)
+    variables = {v.path: v for v in model.trainable_variables}
     for path, value in weights.items():
         variables[path].assign(value)
 
@@ -484,6 +497,54 @@ def default_weights(spec):
     }
 
 
+class _InferenceTemplate:
+    """One built network and its traced inference functions, shared per spec.
+
+    Building a Keras model and tracing its functions costs tens of
+    milliseconds, more than predicting for a grid-search fold; fitted
+    networks of one shape take turns loading their weights into this one.
+    """
+
+    def __init__(self, spec):
+        self.model, self.encoder = build_network(spec)
+        self.lock = threading.Lock()
+        self.loaded = None  # the Network whose weights are in the model
+        signature = [_input_signature(spec)]
+        self.logits = None
+        if self.model is not None:
+            self.logits = tf.function(
+                lambda inputs: self.model(inputs, training=False),
+                input_signature=signature,
+                autograph=False,
+            )
+        self.encode = tf.function(
+            lambda inputs: self.encoder(inputs, training=False),
+            input_signature=signature,
+            autograph=False,
+        )
+
+    @property
+    def holder(self):
+        """The model whose trainable weights a Network loads."""
+        return self.encoder if self.model is None else self.model
+
+
+_TEMPLATES = collections.OrderedDict()
+_TEMPLATES_LOCK = threading.Lock()
+_MAX_TEMPLATES = 16
+
+
+def _inference_template(spec):
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(spec)
+        if template is None:
+            template = _TEMPLATES[spec] = _InferenceTemplate(spec)
+            while len(_TEMPLATES) > _MAX_TEMPLATES:
+                _TEMPLATES.popitem(last=False)
+        _TEMPLATES.move_to_end(spec)
+        return template
+
+
 class Network:
     """A fitted network rebuilt from plain weights, for inference.
 
@@ -497,32 +558,24 @@ class Network:
 
     def __init__(self, spec, weights):
         self.spec = spec
-        self.model, self.encoder = build_network(spec)
+        self._template = _inference_template(spec)
         weights = dict(weights)
         self.center = weights.pop("input/center", None)
         self.scale = weights.pop("input/scale", None)
-        if self.model is None:
+        if self._template.model is None:
             weights = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
-            _assign(self.encoder, weights)
-        else:
-            if self.center is None or self.scale is None:
-                raise ValueError(
-                    "A network with a head needs input/center and input/scale."
-                )
-            _assign(self.model, weights)
-        signature = [_input_signature(spec)]
-        self._logits = None
-        if self.model is not None:
-            self._logits = tf.function(
-                lambda inputs: self.model(inputs, training=False),
-                input_signature=signature,
-                autograph=False,
-            )
-        self._encode = tf.function(
-            lambda inputs: self.encoder(inputs, training=False),
-            input_signature=signature,
-            autograph=False,
-        )
+        elif self.center is None or self.scale is None:
+            raise ValueError("A network with a head needs input/center and input/scale.")
+        _check_weights(self._template.holder, weights)
+        self._weights = weights
+
+    def _call(self, name, features, width):
+        template = self._template
+        with template.lock:
+            if template.loaded is not self:
+                _assign(template.holder, self._weights)
+                template.loaded = self
+            return self._run(getattr(template, name), features, width)
 
     def _run(self, function, features, width):
         out = np.empty((len(features), width), np.float32)
@@ -533,11 +586,11 @@ class Network:
 
     def logits(self, features):
         """Output-layer pre-activations, ``(n_texts, n_outputs)``."""
-        if self._logits is None:
+        if self._template.logits is None:
             raise ValueError("This network has no output layer.")
         standardized = StandardizedFeatures(features, self.center, self.scale)
-        return self._run(self._logits, standardized, self.spec.n_outputs)
+        return self._call("logits", standardized, self.spec.n_outputs)
 
     def encode(self, features):
         """The scalar mix of the raw layers, pooled: ``(n_texts, spec.n_pooled)``."""
-        return self._run(self._encode, features, self.spec.n_pooled)
+        return self._call("encode", features, self.spec.n_pooled)
