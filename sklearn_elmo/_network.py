@@ -391,14 +391,14 @@ def train_network(
             # The shared trainer holds this fit's values until the end.
             hold.enter_context(trainer.lock)
             trainer.load(model, optimizer)
-            hold.callback(trainer.store, model, optimizer)
+            hold.callback(trainer.store, model)
         for epoch in range(epochs):
             order = train_index[rng.permutation(len(train_index))]
             if trainer is not None:
                 total, all_logits = trainer.run_epoch(order, data)
                 total, all_logits = float(total), all_logits.numpy()
                 if val_index is not None:  # validation reads this fit's network
-                    trainer.store(model, optimizer)
+                    trainer.store(model)
             else:
                 total = 0.0
                 all_logits = np.empty((len(order), spec.n_outputs), np.float32)

@@ -163,7 +163,7 @@ class PooledTrainer:
         self._iterations.assign(0.0)
         self._learning_rate.assign(float(optimizer.learning_rate.numpy()))
 
-    def store(self, model, optimizer=None):
+    def store(self, model):
         """Copy the trained values out into ``model`` (Adam's state stays here)."""
         _copy(self._model, model)
 

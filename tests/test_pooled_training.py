@@ -82,7 +82,7 @@ def _trained(spec, seed, learning_rate, layers, y, w, orders):
             total, logits = trainer.run_epoch(order, data)
             totals.append(float(total))
             all_logits.append(logits.numpy())
-        trainer.store(model, optimizer)
+        trainer.store(model)
     return _variables_dict(model), totals, all_logits
 
 
