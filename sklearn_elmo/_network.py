@@ -142,9 +142,7 @@ def build_network(spec, seed=0):
         Inputs -> mixed, pooled features (``spec.n_pooled`` wide).
     """
     _check_backend()
-    seeds = np.random.RandomState(seed).randint(
-        0, 2**31 - 1, size=len(spec.hidden_layer_sizes) + 2
-    )
+    seeds = _layer_seeds(spec, seed)
     if spec.token_level:
         inputs = {
             "layers": keras.Input((spec.n_layers, None, spec.dim), name="layers"),
@@ -166,15 +164,63 @@ def build_network(spec, seed=0):
         h = keras.layers.Dense(
             width,
             activation="relu",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=int(seeds[i + 1])),
+            kernel_initializer=_kernel_initializer(seeds[i + 1]),
             name=f"hidden_{i}",
         )(h)
     logits = keras.layers.Dense(
         spec.n_outputs,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=int(seeds[-1])),
+        kernel_initializer=_kernel_initializer(seeds[-1]),
         name="output",
     )(h)
     return keras.Model(inputs, logits, name="elmo_head"), encoder
+
+
+def _layer_seeds(spec, seed):
+    """Seeds of the dropout layer, the hidden layers and the output layer."""
+    return np.random.RandomState(seed).randint(
+        0, 2**31 - 1, size=len(spec.hidden_layer_sizes) + 2
+    )
+
+
+def _kernel_initializer(seed):
+    return keras.initializers.GlorotUniform(seed=int(seed))
+
+
+def initial_weights(spec, seed=0):
+    """The values ``build_network(spec, seed)`` starts with, without building it.
+
+    Building a Keras model costs more than a grid-search fit's training on
+    per-text features; the shared trainer of
+    :mod:`~sklearn_elmo._pooled_training` starts each fit from these instead.
+
+    Returns
+    -------
+    weights : dict of str -> ndarray
+        The trainable variables, by path.
+    dropout_state : ndarray or None
+        The dropout layer's random-generator state (its one non-trainable
+        variable); None without dropout.
+    """
+    _check_backend()
+    if spec.output is None:
+        raise ValueError("initial_weights needs a spec with an output layer.")
+    seeds = _layer_seeds(spec, seed)
+    weights = {
+        "scalar_mix/w": np.zeros(spec.n_layers, np.float32),
+        "scalar_mix/gamma": np.ones((), np.float32),
+    }
+    dropout_state = None
+    if spec.dropout > 0:
+        dropout_state = keras.random.SeedGenerator(int(seeds[0])).state.numpy()
+    fan_in = spec.n_pooled
+    widths = [*spec.hidden_layer_sizes, spec.n_outputs]
+    names = [f"hidden_{i}" for i in range(len(spec.hidden_layer_sizes))] + ["output"]
+    for name, width, layer_seed in zip(names, widths, seeds[1:], strict=True):
+        kernel = _kernel_initializer(layer_seed)((fan_in, width), dtype="float32")
+        weights[f"{name}/kernel"] = np.asarray(kernel)
+        weights[f"{name}/bias"] = np.zeros(width, np.float32)
+        fan_in = width
+    return weights, dropout_state
 
 
 def _input_signature(spec):
@@ -340,73 +386,19 @@ def train_network(
     center, scale = input_statistics(features, train_index)
     features = StandardizedFeatures(features, center, scale)
     rng = np.random.RandomState(seed)
-    model, _ = build_network(spec, seed=int(rng.randint(0, 2**31 - 1)))
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    optimizer.build(model.trainable_variables)
-    output = spec.output
-    y_spec, w_spec = _target_signature(spec)
-    signature = [_input_signature(spec), y_spec, w_spec]
-
-    def penalty():
-        return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
-
-    @tf.function(input_signature=signature, autograph=False)
-    def train_step(inputs, y, w):
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            loss = tf.reduce_mean(w * _entry_losses(output, y, logits)) + penalty()
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss, logits
-
-    @tf.function(input_signature=signature, autograph=False)
-    def eval_step(inputs, y, w):
-        logits = model(inputs, training=False)
-        return tf.reduce_sum(w * _entry_losses(output, y, logits)), logits
-
-    def run_batch(step, index):
-        return step(features.batch(index), targets[index], loss_weights[index])
-
+    network_seed = int(rng.randint(0, 2**31 - 1))
     batch_size = min(batch_size, len(train_index))
-    trainer = None
-    if not spec.token_level:
-        from ._pooled_training import pooled_trainer
-
-        trainer = pooled_trainer(spec, batch_size)
-        # Inputs converted once, passed to the compiled epochs as arguments.
-        data = {
-            "layers": tf.convert_to_tensor(
-                features.batch(np.arange(len(features)))["layers"]
-            ),
-            "y": tf.convert_to_tensor(targets),
-            "w": tf.convert_to_tensor(loss_weights, tf.float32),
-        }
     history = {"loss": [], "score": []}
     if val_index is not None:
         history.update(val_loss=[], val_score=[])
     best_loss, best_weights, stale = np.inf, None, 0
     n_iter = 0
-    with contextlib.ExitStack() as hold:
-        if trainer is not None:
-            # The shared trainer holds this fit's values until the end.
-            hold.enter_context(trainer.lock)
-            trainer.load(model, optimizer)
-            hold.callback(trainer.store, model)
+    with _start_fit(
+        spec, features, targets, loss_weights, network_seed, learning_rate, batch_size
+    ) as fit:
         for epoch in range(epochs):
             order = train_index[rng.permutation(len(train_index))]
-            if trainer is not None:
-                total, all_logits = trainer.run_epoch(order, data)
-                total, all_logits = float(total), all_logits.numpy()
-                if val_index is not None:  # validation reads this fit's network
-                    trainer.store(model)
-            else:
-                total = 0.0
-                all_logits = np.empty((len(order), spec.n_outputs), np.float32)
-                for start in range(0, len(order), batch_size):
-                    index = order[start : start + batch_size]
-                    loss, logits = run_batch(train_step, index)
-                    total += float(loss) * len(index)
-                    all_logits[start : start + len(index)] = logits.numpy()
+            total, all_logits = fit.run_epoch(order)
             n_iter = epoch + 1
             history["loss"].append(total / len(order))
             history["score"].append(_score(score, targets[order], all_logits))
@@ -415,12 +407,12 @@ def train_network(
             if val_index is not None:
                 val_total, val_order, val_logits = 0.0, [], []
                 for index in _inference_batches(spec, features, val_index):
-                    loss_sum, logits = run_batch(eval_step, index)
-                    val_total += float(loss_sum)
+                    loss_sum, logits = fit.evaluate(index)
+                    val_total += loss_sum
                     val_order.append(index)
-                    val_logits.append(logits.numpy())
+                    val_logits.append(logits)
                 k = loss_weights.shape[1]
-                val_loss = val_total / (len(val_index) * k) + float(penalty())
+                val_loss = val_total / (len(val_index) * k) + fit.penalty()
                 history["val_loss"].append(val_loss)
                 history["val_score"].append(
                     _score(
@@ -433,7 +425,7 @@ def train_network(
                     f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
                 )
                 if val_loss < best_loss:
-                    best_loss, best_weights, stale = val_loss, _variables_dict(model), 0
+                    best_loss, best_weights, stale = val_loss, fit.weights(), 0
                 else:
                     stale += 1
             if verbose > 0:
@@ -450,10 +442,96 @@ def train_network(
                         file=sys.stdout,
                     )
                 break
-
-    weights = best_weights if best_weights is not None else _variables_dict(model)
+        weights = best_weights if best_weights is not None else fit.weights()
     weights.update({"input/center": center, "input/scale": scale})
     return weights, history, n_iter
+
+
+def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch_size):
+    """A context holding one fit's training state, started from ``seed``'s weights.
+
+    Per-text features train on the shared, traced-once trainer of their
+    shape; token vectors on a Keras model of their own (:class:`_KerasFit`).
+    Both start from ``build_network(spec, seed)``'s values.
+    """
+    if spec.token_level:
+        return contextlib.nullcontext(
+            _KerasFit(spec, features, targets, loss_weights, seed, learning_rate, batch_size)
+        )
+    from ._pooled_training import pooled_fit
+
+    return pooled_fit(
+        spec,
+        batch_size,
+        layers=features.batch(np.arange(len(features)))["layers"],
+        targets=targets,
+        loss_weights=loss_weights,
+        initial=initial_weights(spec, seed),
+        learning_rate=learning_rate,
+    )
+
+
+class _KerasFit:
+    """One fit on its own Keras model and optimizer: batches of any shape.
+
+    The interface of :class:`~sklearn_elmo._pooled_training.PooledFit`.
+    """
+
+    def __init__(self, spec, features, targets, loss_weights, seed, learning_rate, batch_size):
+        self.model = model = build_network(spec, seed=seed)[0]
+        self.features, self.targets, self.loss_weights = features, targets, loss_weights
+        self.batch_size = batch_size
+        self.n_outputs = spec.n_outputs
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build(model.trainable_variables)
+        output = spec.output
+        y_spec, w_spec = _target_signature(spec)
+        signature = [_input_signature(spec), y_spec, w_spec]
+
+        @tf.function(input_signature=signature, autograph=False)
+        def train_step(inputs, y, w):
+            with tf.GradientTape() as tape:
+                logits = model(inputs, training=True)
+                loss = tf.reduce_mean(w * _entry_losses(output, y, logits)) + self._penalty()
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss, logits
+
+        @tf.function(input_signature=signature, autograph=False)
+        def eval_step(inputs, y, w):
+            logits = model(inputs, training=False)
+            return tf.reduce_sum(w * _entry_losses(output, y, logits)), logits
+
+        self._train_step, self._eval_step = train_step, eval_step
+
+    def _penalty(self):
+        losses = self.model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+    def _run(self, step, index):
+        return step(
+            self.features.batch(index), self.targets[index], self.loss_weights[index]
+        )
+
+    def run_epoch(self, order):
+        total = 0.0
+        all_logits = np.empty((len(order), self.n_outputs), np.float32)
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            loss, logits = self._run(self._train_step, index)
+            total += float(loss) * len(index)
+            all_logits[start : start + len(index)] = logits.numpy()
+        return total, all_logits
+
+    def evaluate(self, index):
+        loss_sum, logits = self._run(self._eval_step, index)
+        return float(loss_sum), logits.numpy()
+
+    def penalty(self):
+        return float(self._penalty())
+
+    def weights(self):
+        return _variables_dict(self.model)
 
 
 def _score(score, targets, logits):

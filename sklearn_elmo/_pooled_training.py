@@ -7,10 +7,12 @@ dozens of networks of the same shape, so each shape (a
 :class:`~sklearn_elmo._network.NetworkSpec` and a batch size) gets one shared
 trainer: a template network and optimizer, and an epoch function, traced
 once, that runs all of an epoch's steps in one graph loop. A fit loads its
-own initial values (weights, dropout seed state, Adam's state and learning
-rate) into the template, runs its epochs, and copies the values back into its
-own network. Fits of the same shape take turns on a trainer (a lock); fits of
-different shapes run in parallel.
+own initial values (:func:`~sklearn_elmo._network.initial_weights`, the
+dropout generator's state, a fresh Adam state and its learning rate) into the
+template, runs its epochs and reads the trained weights back out: no Keras
+model is built per fit. Fits of the same shape take turns on a trainer (a
+lock, held by :func:`pooled_fit` for the whole fit); fits of different shapes
+run in parallel.
 
 The last, partial batch of an epoch is padded to the full batch size with
 rows of zero loss weight, and the loss divides by the real rows only, so the
@@ -18,6 +20,7 @@ gradients are those of the unpadded batch and the step sees a single shape.
 """
 
 import collections
+import contextlib
 import threading
 
 import numpy as np
@@ -81,13 +84,14 @@ class PooledTrainer:
 
         def apply_adam(grads):
             t = iterations.assign_add(1.0)
+            beta1_power, beta2_power = tf.pow(beta_1, t), tf.pow(beta_2, t)
             for weight, m, v, grad in zip(weights, moments, velocities, grads, strict=True):
                 tf.raw_ops.ResourceApplyAdam(
                     var=weight.handle,
                     m=m.handle,
                     v=v.handle,
-                    beta1_power=tf.pow(beta_1, t),
-                    beta2_power=tf.pow(beta_2, t),
+                    beta1_power=beta1_power,
+                    beta2_power=beta2_power,
                     lr=learning_rate,
                     beta1=tf.constant(beta_1),
                     beta2=tf.constant(beta_2),
@@ -152,20 +156,56 @@ class PooledTrainer:
 
         self._epoch = epoch
 
-    def load(self, model, optimizer):
-        """Start a fit from ``model``'s values and a fresh Adam ``optimizer``'s settings."""
-        settings = (optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
-        if settings != self._betas or optimizer.amsgrad:
-            raise ValueError(f"PooledTrainer runs Adam with {self._betas}, got {settings}.")
-        _copy(model, self._model)
+        @tf.function(input_signature=signature[:1] + signature[2:], autograph=False)
+        def evaluate(index, layers, y, w):
+            logits = model({"layers": tf.gather(layers, index)}, training=False)
+            entries = tf.gather(w, index) * _entry_losses(output, tf.gather(y, index), logits)
+            return tf.reduce_sum(entries), logits
+
+        self._evaluate = evaluate
+        self._trainable = {v.path: v for v in model.trainable_variables}
+        self._dropout_state = model.non_trainable_variables
+
+    def load(self, weights, dropout_state, learning_rate):
+        """Start a fit: initial ``weights`` by path, the dropout state, a fresh Adam.
+
+        ``weights`` and ``dropout_state`` are those of
+        :func:`~sklearn_elmo._network.initial_weights`.
+        """
+        shapes = {path: tuple(v.shape) for path, v in self._trainable.items()}
+        given = {path: np.shape(value) for path, value in weights.items()}
+        if given != shapes:
+            raise ValueError(
+                f"Initial weights {given} do not match the network's variables {shapes}."
+            )
+        for path, value in weights.items():
+            self._trainable[path].assign(value)
+        if (dropout_state is None) != (not self._dropout_state):
+            raise ValueError("The dropout state does not match the network's dropout.")
+        for variable in self._dropout_state:
+            variable.assign(dropout_state)
         for variable in self._moments + self._velocities:
             variable.assign(tf.zeros_like(variable))
         self._iterations.assign(0.0)
-        self._learning_rate.assign(float(optimizer.learning_rate.numpy()))
+        self._learning_rate.assign(float(learning_rate))
 
-    def store(self, model):
-        """Copy the trained values out into ``model`` (Adam's state stays here)."""
-        _copy(self._model, model)
+    def weights(self):
+        """The current trainable values, by variable path (copies)."""
+        return {path: np.array(v.numpy()) for path, v in self._trainable.items()}
+
+    def penalty(self):
+        """The scalar mix's L2 penalty at the current weights."""
+        losses = self._model.losses
+        return float(tf.add_n(losses)) if losses else 0.0
+
+    def evaluate(self, index, data):
+        """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
+        return self._evaluate(
+            tf.convert_to_tensor(np.asarray(index, np.int32)),
+            data["layers"],
+            data["y"],
+            data["w"],
+        )
 
     def run_epoch(self, order, data):
         """One epoch over the rows ``order`` of ``data``; call between load and store.
@@ -183,11 +223,60 @@ class PooledTrainer:
         return total, logits[:n]
 
 
-def _copy(model, to_model):
-    pairs = (
-        (model.trainable_variables, to_model.trainable_variables),
-        (model.non_trainable_variables, to_model.non_trainable_variables),
-    )
-    for sources, targets in pairs:
-        for source, target in zip(sources, targets, strict=True):
-            target.assign(source.value)
+class PooledFit:
+    """One fit on a shared trainer: its epochs, validation and weights.
+
+    Made by :func:`pooled_fit`, which holds the trainer for it.
+    """
+
+    def __init__(self, trainer, data):
+        self._trainer = trainer
+        self._data = data
+
+    def run_epoch(self, order):
+        """Train on the rows ``order``; the loss sum and the logits, as numpy."""
+        total, logits = self._trainer.run_epoch(order, self._data)
+        return float(total), logits.numpy()
+
+    def evaluate(self, index):
+        """Loss sum and logits of rows ``index`` without dropout, as numpy."""
+        total, logits = self._trainer.evaluate(index, self._data)
+        return float(total), logits.numpy()
+
+    def penalty(self):
+        return self._trainer.penalty()
+
+    def weights(self):
+        return self._trainer.weights()
+
+
+@contextlib.contextmanager
+def pooled_fit(spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate):
+    """Hold the shared trainer of ``spec`` for one fit, started from ``initial``.
+
+    Parameters
+    ----------
+    layers : ndarray of shape (n, n_layers, dim)
+        Standardised per-layer means of every row.
+    targets, loss_weights : ndarray
+        As for :func:`~sklearn_elmo._network.train_network`.
+    initial : tuple
+        ``(weights, dropout_state)`` from
+        :func:`~sklearn_elmo._network.initial_weights`.
+    learning_rate : float
+        Adam's learning rate.
+
+    Yields
+    ------
+    PooledFit
+    """
+    trainer = pooled_trainer(spec, batch_size)
+    # Inputs converted once, passed to the compiled functions as arguments.
+    data = {
+        "layers": tf.convert_to_tensor(layers, tf.float32),
+        "y": tf.convert_to_tensor(targets),
+        "w": tf.convert_to_tensor(loss_weights, tf.float32),
+    }
+    with trainer.lock:
+        trainer.load(*initial, learning_rate)
+        yield PooledFit(trainer, data)

@@ -12,8 +12,9 @@ from sklearn_elmo._network import (
     _entry_losses,
     _variables_dict,
     build_network,
+    initial_weights,
 )
-from sklearn_elmo._pooled_training import PooledTrainer, pooled_trainer
+from sklearn_elmo._pooled_training import PooledTrainer, pooled_fit, pooled_trainer
 
 N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
 
@@ -26,6 +27,10 @@ SPECS = {
         n_layers=3, dim=6, n_outputs=2, output="sigmoid", mix_l2=1e-2
     ),
     "linear": NetworkSpec(n_layers=2, dim=5, n_outputs=1, output="linear"),
+    "dropout": NetworkSpec(
+        n_layers=3, dim=6, hidden_layer_sizes=(5, 4), n_outputs=1, output="sigmoid",
+        dropout=0.5,
+    ),
 }
 
 
@@ -71,19 +76,27 @@ def _reference(spec, seed, learning_rate, layers, y, w, orders):
     return _variables_dict(model), totals, all_logits
 
 
+def _fit(spec, seed, learning_rate, layers, y, w):
+    return pooled_fit(
+        spec,
+        BATCH,
+        layers=layers,
+        targets=y,
+        loss_weights=w,
+        initial=initial_weights(spec, seed),
+        learning_rate=learning_rate,
+    )
+
+
 def _trained(spec, seed, learning_rate, layers, y, w, orders):
-    model, optimizer = _fresh(spec, seed, learning_rate)
-    trainer = pooled_trainer(spec, BATCH)
-    data = {"layers": tf.constant(layers), "y": tf.constant(y), "w": tf.constant(w)}
     totals, all_logits = [], []
-    with trainer.lock:
-        trainer.load(model, optimizer)
+    with _fit(spec, seed, learning_rate, layers, y, w) as fit:
         for order in orders:
-            total, logits = trainer.run_epoch(order, data)
-            totals.append(float(total))
-            all_logits.append(logits.numpy())
-        trainer.store(model)
-    return _variables_dict(model), totals, all_logits
+            total, logits = fit.run_epoch(order)
+            totals.append(total)
+            all_logits.append(logits)
+        weights = fit.weights()
+    return weights, totals, all_logits
 
 
 def _assert_same(got, expected):
@@ -158,3 +171,50 @@ def test_refuses_token_level_specs():
     )
     with pytest.raises(ValueError, match="per-text features"):
         PooledTrainer(spec, BATCH)
+
+
+@pytest.mark.parametrize("output", sorted(SPECS))
+@pytest.mark.parametrize("seed", [0, 12345])
+def test_initial_weights_are_those_of_a_built_network(output, seed):
+    spec = SPECS[output]
+    model, _ = build_network(spec, seed=seed)
+    weights, dropout_state = initial_weights(spec, seed)
+    expected = _variables_dict(model)
+    assert weights.keys() == expected.keys()
+    for name, value in expected.items():
+        assert weights[name].dtype == value.dtype
+        np.testing.assert_array_equal(weights[name], value)
+    states = [v.numpy() for v in model.non_trainable_variables]
+    if spec.dropout > 0:
+        assert len(states) == 1
+        np.testing.assert_array_equal(dropout_state, states[0])
+        assert dropout_state.dtype == states[0].dtype
+    else:
+        assert dropout_state is None and not states
+
+
+def test_evaluate_and_penalty_equal_the_trained_keras_model():
+    spec = SPECS["dropout"]
+    layers, y, w, orders = _data(spec, seed=5)
+    spec = NetworkSpec(**{**spec.as_dict(), "mix_l2": 1e-2})
+    model, _ = build_network(spec, seed=3)
+    with _fit(spec, 3, 1e-2, layers, y, w) as fit:
+        fit.run_epoch(orders[0])
+        for name, value in fit.weights().items():
+            {v.path: v for v in model.trainable_variables}[name].assign(value)
+        index = np.array([4, 0, 17, 49])
+        loss_sum, logits = fit.evaluate(index)
+        penalty = fit.penalty()
+    expected = model({"layers": layers[index]}, training=False).numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+    expected_sum = float(tf.reduce_sum(w[index] * _entry_losses("sigmoid", y[index], expected)))
+    np.testing.assert_allclose(loss_sum, expected_sum, rtol=1e-5)
+    np.testing.assert_allclose(penalty, float(tf.add_n(model.losses)), rtol=1e-6)
+    assert penalty > 0
+
+
+def test_refuses_initial_weights_of_another_shape():
+    spec, other = SPECS["sigmoid"], SPECS["linear"]
+    trainer = pooled_trainer(spec, BATCH)
+    with trainer.lock, pytest.raises(ValueError, match="do not match"):
+        trainer.load(*initial_weights(other, 0), 1e-3)
