@@ -259,15 +259,20 @@ def _check_weights(model, weights):
     variables = {v.path: v for v in model.trainable_variables}
     if set(variables) != set(weights):
         raise ValueError(
-            "Stored network weights do not match the network: "
+            "Network weights do not match the network: "
             f"expected {sorted(variables)}, got {sorted(weights)}."
         )
     for path, value in weights.items():
         if tuple(np.shape(value)) != tuple(variables[path].shape):
             raise ValueError(
-                f"Stored network weight {path} has shape {np.shape(value)}, "
-                f"expected {tuple(variables[path].shape)}."
+                f"Network weights do not match the network: {path} has shape "
+                f"{np.shape(value)}, expected {tuple(variables[path].shape)}."
             )
+
+
+def _mix_penalty(model):
+    """The model's regularisation losses (the scalar mix's L2), as a tensor."""
+    return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
 
 
 def _assign(model, weights):
@@ -492,7 +497,8 @@ class _KerasFit:
         def train_step(inputs, y, w):
             with tf.GradientTape() as tape:
                 logits = model(inputs, training=True)
-                loss = tf.reduce_mean(w * _entry_losses(output, y, logits)) + self._penalty()
+                loss = tf.reduce_mean(w * _entry_losses(output, y, logits))
+                loss = loss + _mix_penalty(model)
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss, logits
@@ -503,10 +509,6 @@ class _KerasFit:
             return tf.reduce_sum(w * _entry_losses(output, y, logits)), logits
 
         self._train_step, self._eval_step = train_step, eval_step
-
-    def _penalty(self):
-        losses = self.model.losses
-        return tf.add_n(losses) if losses else tf.constant(0.0)
 
     def _run(self, step, index):
         return step(
@@ -528,7 +530,7 @@ class _KerasFit:
         return float(loss_sum), logits.numpy()
 
     def penalty(self):
-        return float(self._penalty())
+        return float(_mix_penalty(self.model))
 
     def weights(self):
         return _variables_dict(self.model)

@@ -26,6 +26,15 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from ._network import (
+    _assign,
+    _entry_losses,
+    _mix_penalty,
+    _target_signature,
+    _variables_dict,
+    build_network,
+)
+
 _MAX_TRAINERS = 16
 _trainers = collections.OrderedDict()
 _trainers_lock = threading.Lock()
@@ -56,8 +65,6 @@ class PooledTrainer:
     """
 
     def __init__(self, spec, batch_size):
-        from ._network import _entry_losses, _target_signature, build_network
-
         if spec.token_level or spec.output is None:
             raise ValueError("PooledTrainer trains heads on per-text features only.")
         self.spec = spec
@@ -163,8 +170,7 @@ class PooledTrainer:
             return tf.reduce_sum(entries), logits
 
         self._evaluate = evaluate
-        self._trainable = {v.path: v for v in model.trainable_variables}
-        self._dropout_state = model.non_trainable_variables
+        self._state_variables = model.non_trainable_variables  # dropout's generator
 
     def load(self, weights, dropout_state, learning_rate):
         """Start a fit: initial ``weights`` by path, the dropout state, a fresh Adam.
@@ -172,17 +178,10 @@ class PooledTrainer:
         ``weights`` and ``dropout_state`` are those of
         :func:`~sklearn_elmo._network.initial_weights`.
         """
-        shapes = {path: tuple(v.shape) for path, v in self._trainable.items()}
-        given = {path: np.shape(value) for path, value in weights.items()}
-        if given != shapes:
-            raise ValueError(
-                f"Initial weights {given} do not match the network's variables {shapes}."
-            )
-        for path, value in weights.items():
-            self._trainable[path].assign(value)
-        if (dropout_state is None) != (not self._dropout_state):
+        _assign(self._model, weights)
+        if (dropout_state is None) != (not self._state_variables):
             raise ValueError("The dropout state does not match the network's dropout.")
-        for variable in self._dropout_state:
+        for variable in self._state_variables:
             variable.assign(dropout_state)
         for variable in self._moments + self._velocities:
             variable.assign(tf.zeros_like(variable))
@@ -191,12 +190,11 @@ class PooledTrainer:
 
     def weights(self):
         """The current trainable values, by variable path (copies)."""
-        return {path: np.array(v.numpy()) for path, v in self._trainable.items()}
+        return _variables_dict(self._model)
 
     def penalty(self):
         """The scalar mix's L2 penalty at the current weights."""
-        losses = self._model.losses
-        return float(tf.add_n(losses)) if losses else 0.0
+        return float(_mix_penalty(self._model))
 
     def evaluate(self, index, data):
         """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
@@ -208,7 +206,7 @@ class PooledTrainer:
         )
 
     def run_epoch(self, order, data):
-        """One epoch over the rows ``order`` of ``data``; call between load and store.
+        """One epoch over the rows ``order`` of ``data``; call after :meth:`load`.
 
         ``data`` holds tensors ``layers`` (standardised), ``y`` and ``w`` for
         every row. Returns the sum over batches of the batch loss times its
