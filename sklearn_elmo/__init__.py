@@ -3,6 +3,7 @@
 from ._cache import cache_info, clear_cache
 from ._config import config_context, get_config, set_config
 from ._hub_export import export_hub_module
+from ._sources import DEFAULT_HANDLE
 from ._version import __version__
 from .bilm import Bilm, load_bilm
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
@@ -10,6 +11,7 @@ from .persistence import load, save
 from .tokenize import default_tokenizer
 
 __all__ = [
+    "DEFAULT_HANDLE",
     "Bilm",
     "ElmoClassifier",
     "ElmoRegressor",

@@ -24,10 +24,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._cache import cached_embed_texts, stream_chunk_size
 from ._validation import check_texts
 from ._version import __version__
+from ._sources import DEFAULT_HANDLE
 from .bilm import load_bilm
 from .exceptions import InconsistentVersionWarning
 
-DEFAULT_MODEL = "https://tfhub.dev/google/elmo/3"
 # Building a Keras network is not meant to run in two threads at once.
 _NETWORK_LOCK = threading.Lock()
 
@@ -44,7 +44,7 @@ class _Int(Interval):
 
 _EMBEDDING_CONSTRAINTS = {
     "model": [str, os.PathLike],
-    "initial_state": [StrOptions({"warm", "zeros", "carry"})],
+    "initial_state": [StrOptions({"auto", "warm", "zeros", "carry"})],
     "layers": [
         StrOptions({"all", "top"}),
         "array-like",
@@ -333,6 +333,7 @@ class ElmoBase(BaseEstimator):
         params = self.get_params(deep=False)
         state = {
             "bilm_fingerprint_": bilm.fingerprint,
+            "bilm_initial_state_": bilm.initial_state,
             "layers_": layers,
             "history_": history,
             "n_iter_": n_iter,

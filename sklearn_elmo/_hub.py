@@ -9,7 +9,8 @@ the package's own tokens; its outputs are stacked into the same
 ``(layers, mask)`` the native engine returns.
 
 A TF Hub module runs its LSTM from a zero state and has no state input, so
-only ``initial_state="zeros"`` is available for these sources.
+``initial_state="auto"`` resolves to "zeros" for these sources, and "warm"
+or "carry" are refused.
 """
 
 import hashlib
@@ -283,7 +284,7 @@ class HubBackend:
     def warm_state(self):
         raise ValueError(
             f"{self.source}: a TF Hub module has no initial-state input; use "
-            'initial_state="zeros"'
+            'initial_state="auto" or "zeros"'
         )
 
     def run(self, sentences, state):
@@ -317,8 +318,7 @@ def load_hub_bilm(source, initial_state):
         raise ValueError(
             f"{source}: initial_state={initial_state!r} is not available for a TF "
             "Hub module: the module runs its LSTM from a zero state and takes no "
-            'initial state. Pass initial_state="zeros" (the estimators default to '
-            '"warm", so set initial_state="zeros" on them too).'
+            'initial state. Pass initial_state="auto" (the default) or "zeros".'
         )
     path = resolve_hub_source(source)
     key = module_identity(path)

@@ -23,9 +23,8 @@ from ._chars import (
     MAX_TOKEN_BYTES,
     PAD_CHAR,
 )
-from ._options import read_options
 from ._sources import resolve_weight_files
-from ._weights import expected_shapes, lstm_prefix, read_weights
+from ._weights import expected_shapes, lstm_prefix, read_weight_files
 
 FORGET_BIAS = 1.0
 # tensorflow_hub's module_def.proto: ModuleDef{format: FORMAT_V3}. Field 1
@@ -326,9 +325,7 @@ def export_hub_module(source, out_dir):
     >>> out["elmo"].shape, out["sequence_len"].numpy().tolist()
     (TensorShape([2, 3, 32]), [3, 1])
     """
-    files = resolve_weight_files(source)
-    opts = read_options(files.options)
-    weights = read_weights(files.weights, opts)
+    opts, weights = read_weight_files(resolve_weight_files(source))
     out = Path(os.path.expanduser(os.fspath(out_dir)))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out}: out_dir exists and is not an empty directory")

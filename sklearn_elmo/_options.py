@@ -169,13 +169,18 @@ def parse_options(options, path="options"):
     )
 
 
+def options_from_bytes(raw, where):
+    """Parse and validate the bytes of an ``options.json``; ``where`` names it."""
+    try:
+        options = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{where}: not a UTF-8 text file") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc})") from None
+    return parse_options(options, str(where))
+
+
 def read_options(path):
     """Read and validate ``options.json`` at ``path``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file") from None
-    return parse_options(raw, str(path))
+    with open(path, "rb") as fh:
+        return options_from_bytes(fh.read(), path)

@@ -3,6 +3,8 @@
 import h5py
 import numpy as np
 
+from ._options import options_from_bytes
+
 
 def lstm_prefix(direction, layer):
     """HDF5 group of one LSTM cell: direction 0 forward, 1 backward."""
@@ -33,8 +35,23 @@ def expected_shapes(opts):
     return shapes
 
 
-def read_weights(path, opts):
+def read_weight_files(files):
+    """The options and weights of a :class:`~sklearn_elmo._sources.WeightFiles`.
+
+    Returns
+    -------
+    opts : BilmOptions
+    weights : dict of str to float32 ndarray
+    """
+    opts = options_from_bytes(files.read_options_text(), files.describe("options"))
+    return opts, read_weights(files.open_weights(), opts, files.describe("weights"))
+
+
+def read_weights(path, opts, where=None):
     """Load every weight the options call for, checking names and shapes.
+
+    ``path`` is a file path or an open binary buffer; ``where`` names it in
+    messages (default: ``path``).
 
     Returns
     -------
@@ -46,28 +63,30 @@ def read_weights(path, opts):
         If the file is not HDF5, is truncated, lacks a dataset, or holds one
         whose shape disagrees with the options; the message names the file.
     """
+    if where is None:
+        where = path
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:
         raise ValueError(
-            f"{path}: cannot read the weights file (not HDF5, truncated or corrupt: {exc})"
+            f"{where}: cannot read the weights file (not HDF5, truncated or corrupt: {exc})"
         ) from None
     weights = {}
     with fh:
         for name, shape in expected_shapes(opts).items():
             if name not in fh or not isinstance(fh[name], h5py.Dataset):
-                raise ValueError(f"{path}: missing dataset {name!r}")
+                raise ValueError(f"{where}: missing dataset {name!r}")
             dataset = fh[name]
             if dataset.shape != shape:
                 raise ValueError(
-                    f"{path}: dataset {name!r} has shape {dataset.shape}, "
+                    f"{where}: dataset {name!r} has shape {dataset.shape}, "
                     f"but options.json implies {shape}"
                 )
             try:
                 values = np.asarray(dataset[...], dtype=np.float32)
             except (OSError, TypeError, ValueError) as exc:
-                raise ValueError(f"{path}: cannot read dataset {name!r} ({exc})") from None
+                raise ValueError(f"{where}: cannot read dataset {name!r} ({exc})") from None
             if not np.all(np.isfinite(values)):
-                raise ValueError(f"{path}: dataset {name!r} holds NaN or infinite values")
+                raise ValueError(f"{where}: dataset {name!r} holds NaN or infinite values")
             weights[name] = values
     return weights

@@ -13,11 +13,12 @@ from importlib import resources
 import numpy as np
 
 from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
-from ._options import read_options
-from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
-from ._weights import read_weights
+from ._sources import is_hub_source, resolve_weight_files
+from ._weights import read_weight_files
 
 INITIAL_STATES = ("warm", "zeros", "carry")
+# What ``initial_state`` accepts: a state, or "auto" (see resolve_initial_state).
+INITIAL_STATE_OPTIONS = ("auto",) + INITIAL_STATES
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
 # Largest input-projection activation a batch may allocate; sets the token budget.
 _BATCH_ACTIVATION_BYTES = 1024 * 2**20
@@ -91,8 +92,7 @@ class _WeightFilesBackend:
         from ._engine import BilmGraph  # keeps TensorFlow out of import time
 
         self.files = files
-        self.options = read_options(files.options)
-        weights = read_weights(files.weights, self.options)
+        self.options, weights = read_weight_files(files)
         self.digest = _weights_digest(self.options, weights)
         self.graph = BilmGraph(self.options, weights)
         self.n_layers = 1 + self.options.n_lstm_layers
@@ -257,6 +257,7 @@ class Bilm:
         SHA-256 hex digest of the options, the weights and the initial-state
         protocol; equal across processes and machines for the same files.
     initial_state : {"warm", "zeros", "carry"}
+        The resolved state (never "auto").
     source : str
         Where the biLM was loaded from.
     """
@@ -410,28 +411,58 @@ _CACHE = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_bilm(source, initial_state="warm"):
+def resolve_initial_state(source, initial_state="auto"):
+    """The initial state ``load_bilm(source, initial_state)`` runs with.
+
+    "auto" is "zeros" for TF Hub modules (the only state they take: they
+    have no state input) and "warm" for weight files; other values are
+    returned unchanged after validation.
+
+    Examples
+    --------
+    >>> from sklearn_elmo.bilm import resolve_initial_state
+    >>> resolve_initial_state("https://tfhub.dev/google/elmo/3")
+    'zeros'
+    >>> resolve_initial_state("path/to/elmo"), resolve_initial_state("x", "carry")
+    ('warm', 'carry')
+    """
+    if not isinstance(initial_state, str) or initial_state not in INITIAL_STATE_OPTIONS:
+        raise ValueError(
+            f"initial_state must be one of {INITIAL_STATE_OPTIONS}, got "
+            f"{initial_state!r}"
+        )
+    if initial_state != "auto":
+        return initial_state
+    return "zeros" if is_hub_source(source) else "warm"
+
+
+def load_bilm(source, initial_state="auto"):
     """Load an ELMo biLM, sharing one copy per process per source.
 
     Parameters
     ----------
     source : str or path-like
-        A directory holding a bilm-tf ``options.json`` and one weights
-        ``.hdf5`` file (the AllenNLP and NLPL published layouts), or the path
-        of the options file with its weights beside it. Or a TF Hub ELMo
-        module: a handle (``https://tfhub.dev/google/elmo/3``, a Kaggle URL;
-        cached in ``TFHUB_CACHE_DIR``) or a local module directory; these
-        take ``initial_state="zeros"`` only (see docs/hub.md).
-    initial_state : {"warm", "zeros", "carry"}, default="warm"
-        LSTM state each sentence starts from. "warm": a fixed state per model,
-        left by reading a bundled warm-up text with carried state (outputs are
-        a pure function of each sentence). "zeros": a zero state (also pure).
-        "carry": the original implementation's behaviour; each call is one
-        batch and row k continues from row k's state after the previous call.
+        A directory holding a bilm-tf ``options.json`` and a weights
+        ``.hdf5`` file (the AllenNLP and NLPL published layouts; among several
+        ``.hdf5`` files the one holding biLM weights is used), the path of the
+        options or weights file, or an NLPL repository ``.zip`` archive (read
+        in place, without unpacking). Or a TF Hub ELMo module: a handle
+        (``https://tfhub.dev/google/elmo/3``, a Kaggle URL; cached in
+        ``TFHUB_CACHE_DIR``) or a local module directory (see docs/hub.md).
+    initial_state : {"auto", "warm", "zeros", "carry"}, default="auto"
+        LSTM state each sentence starts from. "auto": "warm" for weight
+        files, "zeros" for TF Hub modules (their own, and only, state).
+        "warm": a fixed state per model, left by reading a bundled warm-up
+        text with carried state (outputs are a pure function of each
+        sentence). "zeros": a zero state (also pure). "carry": the original
+        implementation's behaviour; each call is one batch and row k
+        continues from row k's state after the previous call. A TF Hub
+        module takes "auto" or "zeros" only.
 
     Returns
     -------
     Bilm
+        Its ``initial_state`` is the resolved state ("auto" never remains).
         Shared for "warm" and "zeros"; a new object (sharing the weights) for
         "carry", whose state belongs to its caller.
 
@@ -446,15 +477,12 @@ def load_bilm(source, initial_state="warm"):
     >>> import tempfile
     >>> from sklearn_elmo import load_bilm
     >>> from sklearn_elmo.testing import make_random_bilm
-    >>> bilm = load_bilm(make_random_bilm(tempfile.mkdtemp()), initial_state="zeros")
-    >>> bilm.n_layers, bilm.dim
-    (3, 32)
+    >>> bilm = load_bilm(make_random_bilm(tempfile.mkdtemp()))
+    >>> bilm.n_layers, bilm.dim, bilm.initial_state
+    (3, 32, 'warm')
     """
-    if initial_state not in INITIAL_STATES:
-        raise ValueError(
-            f"initial_state must be one of {INITIAL_STATES}, got {initial_state!r}"
-        )
-    if is_hub_handle(source) or is_hub_module_dir(source):
+    initial_state = resolve_initial_state(source, initial_state)
+    if is_hub_source(source):
         from ._hub import load_hub_bilm  # keeps tensorflow_hub out of import time
 
         return load_hub_bilm(source, initial_state)

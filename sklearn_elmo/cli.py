@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+from ._sources import DEFAULT_HANDLE
 from ._version import __version__
 
 PROG = "sklearn-elmo"
 EXIT_ERROR = 2
-DEFAULT_MODEL = "https://tfhub.dev/google/elmo/3"
 
 __all__ = ["main"]
 
@@ -208,14 +208,6 @@ def _check_output(path, suffix=None):
     return path
 
 
-def _initial_state(args):
-    if args.initial_state != "auto":
-        return args.initial_state
-    from .demo import initial_state_for
-
-    return initial_state_for(args.model)
-
-
 class _Progress:
     """Progress of a long loop on stderr, so stdout stays clean.
 
@@ -294,7 +286,7 @@ def cmd_demo(args):
     run_demo(
         args.model,
         size=args.size,
-        initial_state=None if args.initial_state == "auto" else args.initial_state,
+        initial_state=args.initial_state,
         work_dir=args.work_dir,
         output=args.output,
         folds=args.folds,
@@ -315,7 +307,7 @@ def cmd_embed(args):
     start = time.perf_counter()
     vectorizer = ElmoVectorizer(
         args.model,
-        initial_state=_initial_state(args),
+        initial_state=args.initial_state,
         layers=args.layers,
         pooling=args.pooling,
         mix="average",
@@ -353,7 +345,7 @@ def _build_estimator(args):
     from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 
     elmo_params = {
-        "initial_state": _initial_state(args),
+        "initial_state": args.initial_state,
         "layers": args.layers,
         "pooling": args.pooling,
         "epochs": args.epochs,
@@ -586,7 +578,7 @@ class _Formatter(argparse.HelpFormatter):
         return text
 
 
-def _add_bilm_options(parser, default=DEFAULT_MODEL):
+def _add_bilm_options(parser, default=DEFAULT_HANDLE):
     parser.add_argument(
         "--model",
         default=default,
@@ -599,7 +591,7 @@ def _add_bilm_options(parser, default=DEFAULT_MODEL):
         default="auto",
         choices=["auto", "warm", "zeros"],
         help="LSTM state each sentence starts from; auto: 'zeros' for TF Hub "
-        "sources (the only one they support), 'warm' otherwise",
+        "sources (the only one they support), 'warm' otherwise (as load_bilm)",
     )
 
 

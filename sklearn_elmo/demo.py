@@ -60,19 +60,6 @@ def default_work_dir():
     return Path(cache).expanduser() / "sklearn-elmo"
 
 
-def initial_state_for(source):
-    """The initial state to use with ``source``: "zeros" for TF Hub, else "warm".
-
-    TF Hub ELMo modules run from a zero state only (see the model sources
-    guide); weight files default to the fixed warm state.
-    """
-    from ._sources import is_hub_handle, is_hub_module_dir
-
-    if is_hub_handle(source) or is_hub_module_dir(source):
-        return "zeros"
-    return "warm"
-
-
 def random_model(work_dir, size="small", seed=0):
     """Find, or generate once, a random-weight biLM under ``work_dir``.
 
@@ -139,7 +126,7 @@ def run_demo(
     model=None,
     *,
     size="small",
-    initial_state=None,
+    initial_state="auto",
     work_dir=None,
     output=None,
     folds=3,
@@ -157,9 +144,9 @@ def run_demo(
         (once) a random-weight model of ``size`` under ``work_dir``.
     size : {"small", "tiny"}, default="small"
         Size of the generated model when ``model`` is None.
-    initial_state : {"warm", "zeros"} or None, default=None
-        None picks "zeros" for TF Hub sources (the only state they support)
-        and "warm" otherwise.
+    initial_state : {"auto", "warm", "zeros"}, default="auto"
+        As for :func:`sklearn_elmo.load_bilm`: "auto" is "zeros" for TF Hub
+        sources (the only state they support) and "warm" otherwise.
     work_dir : str, path-like or None, default=None
         Where the generated model and the saved classifier go; None for
         :func:`default_work_dir`.
@@ -269,9 +256,8 @@ def _run_demo(
     else:
         source = model
         say(f"biLM: {source}")
-    if initial_state is None:
-        initial_state = initial_state_for(source)
     bilm = load_bilm(source, initial_state=initial_state)
+    initial_state = bilm.initial_state  # resolved: what the estimators record
     say(
         f"      {bilm.n_layers} layers of width {bilm.dim}, initial_state="
         f"{initial_state!r}, fingerprint {bilm.fingerprint[:16]}"

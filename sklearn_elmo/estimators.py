@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     _CLASS_WEIGHT_CONSTRAINT,
-    DEFAULT_MODEL,
+    DEFAULT_HANDLE,
     ElmoBase,
     class_loss_weights,
     sample_weights,
@@ -89,11 +89,17 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
     Parameters
     ----------
     model : str or path-like, default="https://tfhub.dev/google/elmo/3"
-        The biLM, as accepted by :func:`sklearn_elmo.load_bilm`: a directory
-        with ``options.json`` and a weights ``.hdf5`` file. Loaded lazily, once
-        per process, and shared by all estimators (and clones) using it.
-    initial_state : {"warm", "zeros", "carry"}, default="warm"
+        The biLM, as accepted by :func:`sklearn_elmo.load_bilm`: a TF Hub
+        handle (the default; resolved through ``TFHUB_CACHE_DIR``, so a
+        pre-downloaded module works offline), a TF Hub module folder, a
+        directory with ``options.json`` and a weights ``.hdf5`` file, or an
+        NLPL ``.zip`` archive. Loaded lazily, once per process, and shared by
+        all estimators (and clones) using it.
+    initial_state : {"auto", "warm", "zeros", "carry"}, default="auto"
         LSTM state every sentence starts from; see :func:`~sklearn_elmo.load_bilm`.
+        "auto" is "warm" for weight files and "zeros" (their only state) for
+        TF Hub modules, so the defaults work with every source; the resolved
+        state is recorded in ``bilm_initial_state_`` and in the fingerprint.
     layers : "all", "top", int or list of int, default="all"
         biLM layers to mix: all of them (layer 0 is the token embedding), only
         the top LSTM layer, or the given indices (negative ones count from
@@ -173,6 +179,9 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
         Losses include the mix penalty.
     n_iter_ : int
         Epochs run.
+    bilm_initial_state_ : {"warm", "zeros", "carry"}
+        The initial state the biLM ran with during ``fit`` (``initial_state``
+        resolved).
     bilm_fingerprint_ : str
         Fingerprint of the biLM used in ``fit``; prediction checks it.
 
@@ -203,9 +212,9 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
 
     def __init__(
         self,
-        model=DEFAULT_MODEL,
+        model=DEFAULT_HANDLE,
         *,
-        initial_state="warm",
+        initial_state="auto",
         layers="all",
         pooling="mean",
         layer_norm=False,
@@ -338,10 +347,14 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
     Parameters
     ----------
     model : str or path-like, default="https://tfhub.dev/google/elmo/3"
-        The biLM, as accepted by :func:`sklearn_elmo.load_bilm`. Loaded
-        lazily, once per process, and shared by all estimators using it.
-    initial_state : {"warm", "zeros", "carry"}, default="warm"
+        The biLM, as accepted by :func:`sklearn_elmo.load_bilm` (see
+        :class:`ElmoVectorizer`). Loaded lazily, once per process, and shared
+        by all estimators using it.
+    initial_state : {"auto", "warm", "zeros", "carry"}, default="auto"
         LSTM state every sentence starts from; see :func:`~sklearn_elmo.load_bilm`.
+        "auto" is "warm" for weight files and "zeros" (their only state) for
+        TF Hub modules, so the defaults work with every source; the resolved
+        state is recorded in ``bilm_initial_state_`` and in the fingerprint.
     layers : "all", "top", int or list of int, default="all"
         biLM layers to mix (layer 0 is the token embedding).
     pooling : {"mean", "max", "mean_max"}, default="mean"
@@ -402,6 +415,9 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
         (R²), and "val_loss", "val_score" with ``early_stopping``.
     n_iter_ : int
         Epochs run.
+    bilm_initial_state_ : {"warm", "zeros", "carry"}
+        The initial state the biLM ran with during ``fit`` (``initial_state``
+        resolved).
     bilm_fingerprint_ : str
         Fingerprint of the biLM used in ``fit``.
 
@@ -419,9 +435,9 @@ class ElmoRegressor(RegressorMixin, ElmoBase):
 
     def __init__(
         self,
-        model=DEFAULT_MODEL,
+        model=DEFAULT_HANDLE,
         *,
-        initial_state="warm",
+        initial_state="auto",
         layers="all",
         pooling="mean",
         layer_norm=False,
@@ -528,10 +544,14 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
     Parameters
     ----------
     model : str or path-like, default="https://tfhub.dev/google/elmo/3"
-        The biLM, as accepted by :func:`sklearn_elmo.load_bilm`. Loaded
-        lazily, once per process, and shared by all estimators using it.
-    initial_state : {"warm", "zeros", "carry"}, default="warm"
+        The biLM, as accepted by :func:`sklearn_elmo.load_bilm` (see
+        :class:`ElmoVectorizer`). Loaded lazily, once per process, and shared
+        by all estimators using it.
+    initial_state : {"auto", "warm", "zeros", "carry"}, default="auto"
         LSTM state every sentence starts from; see :func:`~sklearn_elmo.load_bilm`.
+        "auto" is "warm" for weight files and "zeros" (their only state) for
+        TF Hub modules, so the defaults work with every source; the resolved
+        state is recorded in ``bilm_initial_state_`` and in the fingerprint.
     layers : "all", "top", int or list of int, default="all"
         biLM layers to mix (layer 0 is the token embedding).
     pooling : {"mean", "max", "mean_max"}, default="mean"
@@ -597,6 +617,9 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
         Epochs run (0 if not trained).
     network_weights_ : dict of str -> ndarray
         The scalar-mix weights, by Keras variable path.
+    bilm_initial_state_ : {"warm", "zeros", "carry"}
+        The initial state the biLM ran with during ``fit`` (``initial_state``
+        resolved).
     bilm_fingerprint_ : str
         Fingerprint of the biLM used in ``fit``.
 
@@ -625,9 +648,9 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
 
     def __init__(
         self,
-        model=DEFAULT_MODEL,
+        model=DEFAULT_HANDLE,
         *,
-        initial_state="warm",
+        initial_state="auto",
         layers="all",
         pooling="mean",
         layer_norm=False,

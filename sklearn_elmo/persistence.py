@@ -30,9 +30,9 @@ import joblib
 import sklearn
 from sklearn.base import BaseEstimator
 
-from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
+from ._sources import is_hub_source, resolve_weight_files
 from ._version import __version__
-from .bilm import INITIAL_STATES, load_bilm
+from .bilm import INITIAL_STATES, load_bilm, resolve_initial_state
 from .exceptions import BilmMismatchError
 
 __all__ = ["check_fitted_bilm", "default_model_dir", "load", "save"]
@@ -135,6 +135,7 @@ def check_fitted_bilm(estimator):
 
 def _matching_initial_state(source, current, expected):
     """The other initial_state under which ``source`` has fingerprint ``expected``."""
+    current = resolve_initial_state(source, current)
     for mode in INITIAL_STATES:
         if mode == current:
             continue
@@ -201,7 +202,7 @@ def _model_files(source):
     files beside them). A TF Hub module directory, or the cached folder of a
     TF Hub handle: every file under it.
     """
-    if is_hub_handle(source) or is_hub_module_dir(source):
+    if is_hub_source(source):
         from ._hub import resolve_hub_source
 
         folder = resolve_hub_source(source)
@@ -214,6 +215,9 @@ def _model_files(source):
             raise ValueError(f"{source}: the TF Hub module folder {folder} is empty")
         return "tf-hub-module", folder, files
     weight_files = resolve_weight_files(source)
+    if weight_files.archive is not None:
+        archive = weight_files.archive
+        return "weight-archive", archive.parent, [(archive.name, archive)]
     files = [(p.name, p) for p in (weight_files.options, weight_files.weights)]
     return "weight-files", weight_files.options.parent, files
 
@@ -529,7 +533,7 @@ def load(path, *, model_dir=None, verify=True):
     -------
     estimator : object
         The saved object. Every sklearn-elmo estimator whose biLM was bundled
-        has ``model`` set to the unpacked folder.
+        has ``model`` set to the unpacked folder (or archive).
 
     Raises
     ------
@@ -594,7 +598,10 @@ def load(path, *, model_dir=None, verify=True):
             if name not in bundles:
                 raise ValueError(f"{path}: the manifest has no model bundle {name!r}")
             if name not in unpacked:
-                unpacked[name] = _unpack(zf, bundles[name], model_dir, path)
+                folder = _unpack(zf, bundles[name], model_dir, path)
+                if bundles[name].get("kind") == "weight-archive":  # one .zip
+                    folder = folder / bundles[name]["files"][0]["name"]
+                unpacked[name] = folder
             est.set_params(model=str(unpacked[name]))
     if verify:
         for where, est in found:

@@ -61,11 +61,6 @@ def test_random_model_is_generated_once(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["random-tiny-seed0"]
 
 
-def test_demo_picks_the_initial_state_of_the_source(tmp_path):
-    assert demo.initial_state_for("https://tfhub.dev/google/elmo/3") == "zeros"
-    assert demo.initial_state_for(str(tmp_path)) == "warm"
-
-
 def test_default_work_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SKLEARN_ELMO_HOME", str(tmp_path / "home"))
     assert demo.default_work_dir() == tmp_path / "home"
@@ -95,7 +90,7 @@ def test_demo_command_passes_its_options(monkeypatch, tmp_path):
     assert args == (None,)
     assert kwargs == {
         "size": "tiny",
-        "initial_state": None,
+        "initial_state": "auto",
         "work_dir": tmp_path,
         "output": tmp_path / "m.joblib",
         "folds": 2,

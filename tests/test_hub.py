@@ -89,7 +89,7 @@ def test_hub_bilm_is_shared_and_fingerprinted(pair, tmp_path):
 
 @pytest.mark.parametrize("initial_state", ["warm", "carry"])
 def test_hub_takes_only_zero_state(pair, initial_state):
-    with pytest.raises(ValueError, match='initial_state="zeros"'):
+    with pytest.raises(ValueError, match=r'initial_state="auto" \(the default\) or "zeros"'):
         load_bilm(pair[1], initial_state=initial_state)
 
 
@@ -195,10 +195,13 @@ def test_estimators_predict_the_same_with_either_source(pair):
     np.testing.assert_allclose(vectors_a, vectors_b, atol=1e-5)
 
 
-def test_estimator_default_state_points_to_zeros(pair):
+def test_estimator_default_state_works_and_warm_is_refused(pair):
     estimators = pytest.importorskip("sklearn_elmo.estimators")
     clf = estimators.ElmoClassifier(model=str(pair[1]), epochs=1)
-    with pytest.raises(ValueError, match='initial_state="zeros"'):
+    clf.fit(["a b", "c d"], [0, 1])  # "auto": the module's own zero state
+    assert clf.bilm_initial_state_ == "zeros"
+    clf.set_params(initial_state="warm")
+    with pytest.raises(ValueError, match='initial_state="auto" \\(the default\\)'):
         clf.fit(["a b", "c d"], [0, 1])
 
 
