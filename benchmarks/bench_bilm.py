@@ -30,7 +30,7 @@ from _common import make_sentences, matmul_gflops  # noqa: E402
 
 import sklearn_elmo  # noqa: E402
 from sklearn_elmo import load_bilm  # noqa: E402
-from sklearn_elmo._options import read_options  # noqa: E402
+from sklearn_elmo.bilm._options import read_options  # noqa: E402
 from sklearn_elmo.testing import make_random_bilm  # noqa: E402
 
 

@@ -38,7 +38,7 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 
 import sklearn_elmo  # noqa: E402
 from sklearn_elmo import ElmoClassifier, ElmoVectorizer, load_bilm  # noqa: E402
-from sklearn_elmo._options import read_options  # noqa: E402
+from sklearn_elmo.bilm._options import read_options  # noqa: E402
 from sklearn_elmo.testing import make_random_bilm  # noqa: E402
 from sklearn_elmo.tokenize import default_tokenizer  # noqa: E402
 
@@ -106,7 +106,7 @@ class PerEpochElmoClassifier(ClassifierMixin, BaseEstimator):
         import keras
         import tensorflow as tf
 
-        from sklearn_elmo._network import NetworkSpec, build_network
+        from sklearn_elmo.head._network import NetworkSpec, build_network
 
         sentences = [default_tokenizer(t) for t in X]
         self.classes_, encoded = np.unique(y, return_inverse=True)

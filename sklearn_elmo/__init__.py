@@ -1,11 +1,10 @@
 """ELMo contextual embeddings behind the scikit-learn API."""
 
-from ._cache import cache_info, clear_cache
+from .features._cache import cache_info, clear_cache
 from ._config import config_context, get_config, set_config
-from ._hub_export import export_hub_module
-from ._sources import DEFAULT_HANDLE
+from .bilm._hub_export import export_hub_module
 from ._version import __version__
-from .bilm import Bilm, load_bilm
+from .bilm import DEFAULT_HANDLE, Bilm, load_bilm
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 from .persistence import load, save
 from .tokenize import default_tokenizer

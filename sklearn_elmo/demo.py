@@ -220,9 +220,9 @@ def _run_demo(
     from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
     from sklearn.pipeline import Pipeline, make_pipeline
 
-    from .bilm import load_bilm
+    from .bilm._model import load_bilm
     from .datasets import load_topics
-    from .estimators import ElmoClassifier, ElmoVectorizer
+    from .estimators._estimators import ElmoClassifier, ElmoVectorizer
 
     out = sys.stdout if out is None else out
     start = time.perf_counter()

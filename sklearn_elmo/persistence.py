@@ -30,9 +30,9 @@ import joblib
 import sklearn
 from sklearn.base import BaseEstimator
 
-from ._sources import is_hub_source, resolve_weight_files
+from .bilm._sources import is_hub_source, resolve_weight_files
 from ._version import __version__
-from .bilm import INITIAL_STATES, load_bilm, resolve_initial_state
+from .bilm._model import INITIAL_STATES, load_bilm, resolve_initial_state
 from .exceptions import BilmMismatchError
 
 __all__ = ["check_fitted_bilm", "default_model_dir", "load", "save"]
@@ -158,7 +158,7 @@ def _elmo_estimators(obj):
     ``transformers_``, ...), through lists, tuples and dicts. Each estimator
     is listed once, in a deterministic order.
     """
-    from ._base import ElmoBase
+    from .estimators._base import ElmoBase
 
     found, seen = [], set()
 
@@ -203,7 +203,7 @@ def _model_files(source):
     TF Hub handle: every file under it.
     """
     if is_hub_source(source):
-        from ._hub import resolve_hub_source
+        from .bilm._hub import resolve_hub_source
 
         folder = resolve_hub_source(source)
         files = sorted(

@@ -12,8 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ._options import parse_options
-from ._weights import expected_shapes
+from .bilm._options import parse_options
+from .bilm._weights import expected_shapes
 
 _PUBLISHED_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]
 

@@ -16,14 +16,15 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_elmo
-from sklearn_elmo import _cache, _config, load_bilm
-from sklearn_elmo._cache import (
+from sklearn_elmo import _config, load_bilm
+from sklearn_elmo.features import _cache
+from sklearn_elmo.features._cache import (
     CacheEntry,
     EmbeddingCacheWarning,
     cached_embed_texts,
     tokenizer_identity,
 )
-from sklearn_elmo._features import embed_texts
+from sklearn_elmo.features._features import embed_texts
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.estimators import ElmoClassifier, ElmoVectorizer
 from sklearn_elmo.tokenize import default_tokenizer
@@ -386,7 +387,7 @@ def test_kill_mid_write_leaves_no_usable_partial_entry(bilm, tmp_path, biLM_call
     script = textwrap.dedent(
         f"""
         import os, numpy as np
-        from sklearn_elmo import _cache
+        from sklearn_elmo.features import _cache
         entry = _cache.CacheEntry(
             3, np.ones((3, 32), np.float32), np.ones(3), np.ones((3, 3, 32), np.float16)
         )

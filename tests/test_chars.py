@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sklearn_elmo._chars import (
+from sklearn_elmo.bilm._chars import (
     MAX_CHARS,
     batch_to_ids,
     batch_to_unique_ids,

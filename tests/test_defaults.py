@@ -37,7 +37,8 @@ LABELS = ["pets", "pets", "money", "money", "pets", "pets", "money", "money"] * 
 @pytest.fixture(scope="module")
 def hub_cache(tiny_model, tmp_path_factory):
     """A TF Hub cache holding DEFAULT_HANDLE's module (the tiny model's weights)."""
-    from sklearn_elmo import _hub, export_hub_module
+    from sklearn_elmo import export_hub_module
+    from sklearn_elmo.bilm import _hub
 
     cache = tmp_path_factory.mktemp("tfhub-cache")
     old = os.environ.get("TFHUB_CACHE_DIR")

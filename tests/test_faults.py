@@ -26,12 +26,12 @@ from sklearn_elmo import (
     ElmoClassifier,
     ElmoRegressor,
     ElmoVectorizer,
-    _cache,
-    _network,
     config_context,
     load_bilm,
 )
-from sklearn_elmo._cache import EmbeddingCacheWarning
+from sklearn_elmo.features import _cache
+from sklearn_elmo.head import _network
+from sklearn_elmo.features._cache import EmbeddingCacheWarning
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.testing import make_random_bilm
 

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from sklearn_elmo import _hub, export_hub_module, load_bilm
+from sklearn_elmo import export_hub_module, load_bilm
+from sklearn_elmo.bilm import _hub
 from sklearn_elmo.bilm import clear_bilm_cache
 from sklearn_elmo.testing import SIZES, make_random_bilm
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sklearn_elmo import export_hub_module
-from sklearn_elmo._options import read_options
-from sklearn_elmo._weights import expected_shapes
+from sklearn_elmo.bilm._options import read_options
+from sklearn_elmo.bilm._weights import expected_shapes
 from sklearn_elmo.testing import SIZES, make_random_bilm
 
 tf = pytest.importorskip("tensorflow")

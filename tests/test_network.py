@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from sklearn_elmo._features import LayerFeatures
-from sklearn_elmo._network import (
+from sklearn_elmo.features._features import LayerFeatures
+from sklearn_elmo.head._network import (
     MaskedPooling,
     Network,
     NetworkSpec,

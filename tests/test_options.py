@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from sklearn_elmo._options import parse_options, read_options
+from sklearn_elmo.bilm._options import parse_options, read_options
 from sklearn_elmo.testing import SIZES
 
 

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 
 import sklearn_elmo
 from sklearn_elmo import ElmoClassifier, ElmoRegressor, ElmoVectorizer, load, save
-from sklearn_elmo import _base
+from sklearn_elmo.estimators import _base
 from sklearn_elmo.exceptions import BilmMismatchError, InconsistentVersionWarning
 from sklearn_elmo.persistence import _elmo_estimators, default_model_dir
 from sklearn_elmo.testing import make_random_bilm

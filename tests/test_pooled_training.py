@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sklearn_elmo._network import (
+from sklearn_elmo.head._network import (
     NetworkSpec,
     _entry_losses,
     _variables_dict,
     build_network,
     initial_weights,
 )
-from sklearn_elmo._pooled_training import PooledTrainer, pooled_fit, pooled_trainer
+from sklearn_elmo.head._pooled_training import PooledTrainer, pooled_fit, pooled_trainer
 
 N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
 

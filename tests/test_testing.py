@@ -4,8 +4,8 @@ import h5py
 import pytest
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo._options import read_options
-from sklearn_elmo._weights import expected_shapes
+from sklearn_elmo.bilm._options import read_options
+from sklearn_elmo.bilm._weights import expected_shapes
 from sklearn_elmo.testing import SIZES, make_random_bilm
 
 

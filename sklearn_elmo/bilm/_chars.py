@@ -46,7 +46,7 @@ def token_to_ids(token):
 
     Examples
     --------
-    >>> from sklearn_elmo._chars import token_to_ids
+    >>> from sklearn_elmo.bilm._chars import token_to_ids
     >>> token_to_ids("Hi")[:5].tolist()
     [259, 73, 106, 260, 261]
     """

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from ._validation import check_tokens
-from .tokenize import default_tokenizer
+from .._validation import check_tokens
+from ..tokenize import default_tokenizer
 
 LAYER_NORM_EPS = 1e-6
 

@@ -209,7 +209,7 @@ class HubBackend:
     def __init__(self, path, source):
         import tensorflow_hub as hub
 
-        from .bilm import _BATCH_ACTIVATION_BYTES
+        from ._model import _BATCH_ACTIVATION_BYTES
 
         self.path = path
         self.source = source
@@ -312,7 +312,7 @@ class HubBackend:
 
 def load_hub_bilm(source, initial_state):
     """``load_bilm`` for TF Hub handles and module directories (shared per process)."""
-    from .bilm import _CACHE, _CACHE_LOCK, Bilm
+    from ._model import _CACHE, _CACHE_LOCK, Bilm
 
     if initial_state != "zeros":
         raise ValueError(

@@ -21,12 +21,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._cache import cached_embed_texts, stream_chunk_size
-from ._validation import check_texts
-from ._version import __version__
-from ._sources import DEFAULT_HANDLE
-from .bilm import load_bilm
-from .exceptions import InconsistentVersionWarning
+from ..features._cache import cached_embed_texts, stream_chunk_size
+from .._validation import check_texts
+from .._version import __version__
+from ..bilm._sources import DEFAULT_HANDLE
+from ..bilm._model import load_bilm
+from ..exceptions import InconsistentVersionWarning
 
 # Building a Keras network is not meant to run in two threads at once.
 _NETWORK_LOCK = threading.Lock()
@@ -140,7 +140,7 @@ class ElmoBase(BaseEstimator):
         return load_bilm(self.model, initial_state=self.initial_state)
 
     def _fitted_bilm(self):
-        from .persistence import check_fitted_bilm
+        from ..persistence import check_fitted_bilm
 
         self._check_feature_params()
         return check_fitted_bilm(self)
@@ -265,7 +265,7 @@ class ElmoBase(BaseEstimator):
         Returns the network's spec, its weights, the history and the number
         of epochs run, for :meth:`_set_fitted`.
         """
-        from ._network import NetworkSpec, train_network
+        from ..head._network import NetworkSpec, train_network
 
         spec = NetworkSpec(
             n_layers=features.n_layers,
@@ -358,7 +358,7 @@ class ElmoBase(BaseEstimator):
         check_is_fitted(self)
         network = getattr(self, "_network_cache", None)
         if network is None:
-            from ._network import Network, NetworkSpec
+            from ..head._network import Network, NetworkSpec
 
             with _NETWORK_LOCK:  # two threads may predict with a fresh estimator
                 network = getattr(self, "_network_cache", None)

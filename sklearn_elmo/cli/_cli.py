@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from ._sources import DEFAULT_HANDLE
-from ._version import __version__
+from ..bilm._sources import DEFAULT_HANDLE
+from .._version import __version__
 
 PROG = "sklearn-elmo"
 EXIT_ERROR = 2
@@ -251,7 +251,7 @@ def _load_model_file(path):
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     if zipfile.is_zipfile(path):
-        from .persistence import load
+        from ..persistence import load
 
         model = load(path)
     else:
@@ -268,7 +268,7 @@ def _load_model_file(path):
 
 
 def _elmo_steps(model):
-    from ._base import ElmoBase
+    from ..estimators._base import ElmoBase
 
     if isinstance(model, ElmoBase):
         return [model]
@@ -280,7 +280,7 @@ def _elmo_steps(model):
 
 
 def cmd_demo(args):
-    from .demo import run_demo
+    from ..demo import run_demo
 
     _quiet_tensorflow()
     run_demo(
@@ -302,7 +302,7 @@ def cmd_embed(args):
     output = _check_output(args.output, ".npy")
     texts, _ = read_texts(args.input, args.column)
     _quiet_tensorflow()
-    from .estimators import ElmoVectorizer
+    from ..estimators._estimators import ElmoVectorizer
 
     start = time.perf_counter()
     vectorizer = ElmoVectorizer(
@@ -342,7 +342,7 @@ def _build_estimator(args):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+    from ..estimators._estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 
     elmo_params = {
         "initial_state": args.initial_state,
@@ -466,7 +466,7 @@ def cmd_train(args):
             )
         model = estimator.fit(texts, y)
     if output.suffix == ".zip":
-        from .persistence import save
+        from ..persistence import save
 
         save(model, output, include_model=args.include_model)
     else:
@@ -528,7 +528,7 @@ def cmd_predict(args):
 
 def cmd_export_hub(args):
     _quiet_tensorflow()
-    from ._hub_export import export_hub_module
+    from ..bilm._hub_export import export_hub_module
 
     start = time.perf_counter()
     path = export_hub_module(args.source, args.out_dir)
@@ -537,7 +537,7 @@ def cmd_export_hub(args):
 
 
 def cmd_make_random_model(args):
-    from .testing import make_random_bilm
+    from ..testing import make_random_bilm
 
     out = Path(args.out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._config import cache_dir_from_environment, get_config
+from .._config import cache_dir_from_environment, get_config
 from ._features import LayerFeatures, embed_texts
-from .exceptions import EmbeddingCacheWarning
-from .tokenize import default_tokenizer
+from ..exceptions import EmbeddingCacheWarning
+from ..tokenize import default_tokenizer
 
 FORMAT_VERSION = 1
 DIRECTORY_NAME = f"sklearn-elmo-cache-v{FORMAT_VERSION}"
@@ -152,12 +152,12 @@ def tokenizer_identity(tokenizer):
     global _default_identity
     if tokenizer is None or tokenizer is default_tokenizer:
         if _default_identity is None:
-            from . import tokenize
+            from .. import tokenize
 
             try:
                 source = inspect.getsource(tokenize)
             except (OSError, TypeError):  # no source shipped: fall back to the version
-                from ._version import __version__
+                from .._version import __version__
 
                 source = __version__
             _default_identity = (
@@ -739,7 +739,7 @@ def clear_cache(cache_dir=None):
     >>> sklearn_elmo.cache_info()["entries"]
     0
     """
-    from .bilm import clear_token_caches
+    from ..bilm._model import clear_token_caches
 
     _MEMORY.clear()
     clear_token_caches()

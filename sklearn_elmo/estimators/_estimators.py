@@ -23,7 +23,7 @@ from ._base import (
     class_loss_weights,
     sample_weights,
 )
-from ._validation import (
+from .._validation import (
     check_classification_target,
     check_regression_target,
     check_texts,
@@ -697,7 +697,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
 
     def _fit(self, X, y, sample_weight):
         """Fit; return the training texts' features if they were embedded."""
-        from ._network import NetworkSpec, default_weights
+        from ..head._network import NetworkSpec, default_weights
 
         texts = check_texts(X)
         if self.mix == "learned" and y is None:
