@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus_lib as cl  # noqa: E402
+import corpus_lib as cl
 
 
 @dataclass(frozen=True)
@@ -388,6 +388,7 @@ def build(args):
         "corpus": "en-mini",
         "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "script_commit": _git_commit(),
         "seed": args.seed,
         "heldout_fraction": args.heldout_fraction,
         "tokenizer": "sklearn_elmo.tokenize.default_tokenizer",
@@ -410,6 +411,18 @@ def build(args):
     }
     (out / "SOURCES.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     return summary
+
+
+def _git_commit():
+    """The commit of this script's checkout ("+dirty" if scripts/ has local
+    changes), or "" outside git."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = cl.run(["git", "-C", str(here), "rev-parse", "HEAD"]).strip()
+        dirty = cl.run(["git", "-C", str(here), "status", "--porcelain", "."])
+    except (cl.FetchError, OSError):
+        return ""
+    return commit + ("+dirty" if dirty.strip() else "")
 
 
 def _describe(source, version):
@@ -438,8 +451,10 @@ def format_summary(summary, out):
     lines = [
         f"en-mini corpus in {out}",
         "",
-        "| source | kind | package (version) | license | train tokens | "
-        "held-out tokens | capped |",
+        (
+            "| source | kind | package (version) | license | train tokens | "
+            "held-out tokens | capped |"
+        ),
         "| --- | --- | --- | --- | ---: | ---: | --- |",
     ]
     for r in summary["sources"]:
@@ -456,10 +471,14 @@ def format_summary(summary, out):
         )
     lines += [
         "",
-        f"- train: {summary['train_tokens']:,} tokens, "
-        f"{summary['train_sentences']:,} sentences",
-        f"- held-out: {summary['heldout_tokens']:,} tokens, "
-        f"{summary['heldout_sentences']:,} sentences",
+        (
+            f"- train: {summary['train_tokens']:,} tokens, "
+            f"{summary['train_sentences']:,} sentences"
+        ),
+        (
+            f"- held-out: {summary['heldout_tokens']:,} tokens, "
+            f"{summary['heldout_sentences']:,} sentences"
+        ),
         f"- vocabulary (train): {summary['vocabulary_size']:,} types",
         f"- share of train tokens by kind: {summary['share_by_kind']}",
         f"- left out for the labelled datasets: {summary['excluded_for_datasets']}",
@@ -492,7 +511,9 @@ def parse_args(argv=None):
         default=list(SOURCE_NAMES),
         choices=SOURCE_NAMES,
         metavar="NAME",
-        help=f"sources to use, in priority order (default: all: {' '.join(SOURCE_NAMES)})",
+        help="sources to use; they are processed in this default order, which "
+        "decides the source that keeps a duplicated sentence (default: all: "
+        f"{' '.join(SOURCE_NAMES)})",
     )
     parser.add_argument("--seed", type=int, default=0, help="shuffle/split seed")
     parser.add_argument(

