@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._paths import cache_root
+
 __all__ = ["NEW_TEXTS", "default_work_dir", "run_demo"]
 
 #: Sentences the reloaded demo model classifies (not in the dataset).
@@ -53,11 +55,7 @@ def default_work_dir():
     -------
     path : pathlib.Path
     """
-    home = os.environ.get("SKLEARN_ELMO_HOME")
-    if home:
-        return Path(home).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(cache).expanduser() / "sklearn-elmo"
+    return cache_root()
 
 
 def random_model(work_dir, size="small", seed=0):

@@ -31,6 +31,7 @@ import sklearn
 from sklearn.base import BaseEstimator
 
 from .bilm._sources import is_hub_source, resolve_weight_files
+from ._paths import cache_root
 from ._version import __version__
 from .bilm._model import INITIAL_STATES, load_bilm, resolve_initial_state
 from .exceptions import BilmMismatchError
@@ -401,8 +402,9 @@ def save(estimator, path, *, include_model=False):
 def default_model_dir():
     """Where :func:`load` unpacks bundled biLMs unless told otherwise.
 
-    ``$SKLEARN_ELMO_MODEL_DIR`` if set, else ``sklearn_elmo/models`` in the
-    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``).
+    ``$SKLEARN_ELMO_MODEL_DIR`` if set, else ``models`` in the package's
+    cache root (``$SKLEARN_ELMO_HOME``, else ``$XDG_CACHE_HOME/sklearn-elmo``
+    or ``~/.cache/sklearn-elmo``).
 
     Returns
     -------
@@ -417,8 +419,7 @@ def default_model_dir():
     override = os.environ.get(MODEL_DIR_VARIABLE)
     if override:
         return Path(os.path.expanduser(override))
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(os.path.expanduser(cache)) / "sklearn_elmo" / "models"
+    return cache_root() / "models"
 
 
 def _read_manifest(zf, path):
@@ -522,7 +523,7 @@ def load(path, *, model_dir=None, verify=True):
         Where bundled biLMs are unpacked, each into its own folder named after
         the digest of its files (unpacked once, reused by later loads).
         None uses :func:`default_model_dir`: ``$SKLEARN_ELMO_MODEL_DIR``, else
-        ``~/.cache/sklearn_elmo/models``. Ignored for archives without a
+        ``~/.cache/sklearn-elmo/models``. Ignored for archives without a
         bundled biLM.
     verify : bool, default=True
         Load every bundled biLM now and check it against the fingerprint of

@@ -176,27 +176,6 @@ def test_verbose_progress_bar_and_summary(bilm, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_progress_bar_on_a_terminal_shows_time_left():
-    class Terminal(list):
-        def write(self, text):
-            self.append(text)
-
-        def flush(self):
-            pass
-
-        def isatty(self):
-            return True
-
-    screen = Terminal()
-    progress = _cache._Progress(100, verbose=1, label="T", stream=screen)
-    update = progress.chunk(100)
-    progress.last -= 1.0
-    update(1, 4, 50)
-    update(4, 4, 200)
-    assert screen[0].startswith("\r[T] 25/100 texts [======>") and "left" in screen[0]
-    assert screen[-1].endswith("elapsed\n") and "100/100" in screen[-1]
-
-
 def test_streamed_inference_matches(tiny_model, monkeypatch, biLM_calls):
     X = make_texts(150, seed=4)
     whole = ElmoVectorizer(str(tiny_model), pooling="mean_max").fit(X).transform(X)

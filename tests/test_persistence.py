@@ -489,8 +489,9 @@ def test_default_model_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SKLEARN_ELMO_MODEL_DIR", str(tmp_path / "here"))
     assert default_model_dir() == tmp_path / "here"
     monkeypatch.delenv("SKLEARN_ELMO_MODEL_DIR")
+    monkeypatch.delenv("SKLEARN_ELMO_HOME", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_model_dir() == tmp_path / "xdg" / "sklearn_elmo" / "models"
+    assert default_model_dir() == tmp_path / "xdg" / "sklearn-elmo" / "models"
 
 
 def test_archive_of_a_search_repoints_every_estimator(

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .._config import cache_dir_from_environment, get_config
+from .._progress import Progress
 from ._features import LayerFeatures, embed_texts
 from ..exceptions import EmbeddingCacheWarning
 from ..tokenize import default_tokenizer
@@ -450,71 +451,6 @@ def stream_chunk_size(n_layers, dim, token_level):
     return int(np.clip(_CHUNK_BYTES // max(per_text, 1), 32, 4096))
 
 
-def _format_seconds(seconds):
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-class _Progress:
-    """A progress bar over the texts being embedded: token rate and time left.
-
-    On a terminal the line is redrawn in place (at most 10 times a second);
-    otherwise a line is printed at most every 10 seconds, plus the last one.
-    """
-
-    width = 24
-
-    def __init__(self, total, verbose, label, stream=None):
-        self.total = total
-        self.label = label
-        self.active = verbose > 0 and total > 0
-        self.stream = stream if stream is not None else sys.stdout
-        self.done = 0
-        self.tokens = 0
-        self.start = self.last = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def chunk(self, size):
-        """Callback for ``embed_texts(progress=...)`` over the next ``size`` texts."""
-        base, tokens_before = self.done, self.tokens
-        self.done += size
-
-        def update(done_windows, total_windows, done_tokens):
-            self.tokens = tokens_before + done_tokens
-            current = base + size * done_windows // max(total_windows, 1)
-            self.show(current)
-
-        return update
-
-    def show(self, current):
-        if not self.active:
-            return
-        now = time.perf_counter()
-        final = current >= self.total
-        if not final and now - self.last < (0.1 if self.tty else 10.0):
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        filled = self.width * current // self.total
-        bar = "=" * filled + (">" if filled < self.width else "")
-        line = (
-            f"[{self.label}] {current}/{self.total} texts "
-            f"[{bar:<{self.width}}] {self.tokens / elapsed:,.0f} tokens/s, "
-        )
-        if final:
-            line += f"{_format_seconds(elapsed)} elapsed"
-        else:
-            left = elapsed * (self.total - current) / max(current, 1)
-            line += f"{_format_seconds(left) if current else '?'} left"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def _entry_from(features, j, token_dtype, text):
     tokens = None
     if token_dtype is not None:
@@ -635,7 +571,7 @@ def cached_embed_texts(
             # directory before each one, so they mostly split the work.
             shift = _CHUNK_ORDER.randrange(len(chunks))
             chunks = chunks[shift:] + chunks[:shift]
-        progress = _Progress(len(missing), verbose, label)
+        progress = Progress(len(missing), verbose, label)
         for k, chunk in enumerate(chunks):
             if disk is not None and k > 0:
                 chunk = read_disk(chunk)
