@@ -220,7 +220,7 @@ def _run_demo(
 
     from .bilm._model import load_bilm
     from .datasets import load_topics
-    from .estimators._estimators import ElmoClassifier, ElmoVectorizer
+    from .estimators import ElmoClassifier, ElmoVectorizer
 
     out = sys.stdout if out is None else out
     start = time.perf_counter()

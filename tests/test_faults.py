@@ -30,7 +30,7 @@ from sklearn_elmo import (
     load_bilm,
 )
 from sklearn_elmo.features import _cache
-from sklearn_elmo.head import _network
+from sklearn_elmo.head import _train
 from sklearn_elmo.features._cache import EmbeddingCacheWarning
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.testing import make_random_bilm
@@ -193,7 +193,7 @@ def _assert_same_state(state, est):
 
 def _interrupt_training(monkeypatch, exception, at_epoch=2):
     """Raise ``exception`` at the end of epoch ``at_epoch`` of the training loop."""
-    original, calls = _network._score, []
+    original, calls = _train._score, []
 
     def score(*args):
         calls.append(1)
@@ -201,7 +201,7 @@ def _interrupt_training(monkeypatch, exception, at_epoch=2):
             raise exception
         return original(*args)
 
-    monkeypatch.setattr(_network, "_score", score)
+    monkeypatch.setattr(_train, "_score", score)
     return calls
 
 

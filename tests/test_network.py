@@ -4,17 +4,11 @@ import pytest
 from scipy.special import softmax
 
 from sklearn_elmo.features._features import LayerFeatures
-from sklearn_elmo.head._network import (
-    MaskedPooling,
-    Network,
-    NetworkSpec,
-    ScalarMix,
-    StandardizedFeatures,
-    build_network,
-    default_weights,
-    input_statistics,
-    train_network,
-)
+from sklearn_elmo.head import NetworkSpec, default_weights, input_statistics
+from sklearn_elmo.head._inference import Network
+from sklearn_elmo.head._keras import MaskedPooling, ScalarMix, build_network
+from sklearn_elmo.head._spec import StandardizedFeatures
+from sklearn_elmo.head._train import train_network
 
 
 def _mean_features(means):

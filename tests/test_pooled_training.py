@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sklearn_elmo.head._network import (
-    NetworkSpec,
-    _entry_losses,
-    _variables_dict,
+from sklearn_elmo.head import NetworkSpec
+from sklearn_elmo.head._keras import (
+    entry_losses,
+    variables_dict,
     build_network,
     initial_weights,
 )
@@ -64,7 +64,7 @@ def _reference(spec, seed, learning_rate, layers, y, w, orders):
             index = order[start : start + BATCH]
             with tf.GradientTape() as tape:
                 logits = model({"layers": layers[index]}, training=True)
-                loss = tf.reduce_mean(w[index] * _entry_losses(spec.output, y[index], logits))
+                loss = tf.reduce_mean(w[index] * entry_losses(spec.output, y[index], logits))
                 if model.losses:
                     loss += tf.add_n(model.losses)
             grads = tape.gradient(loss, model.trainable_variables)
@@ -73,7 +73,7 @@ def _reference(spec, seed, learning_rate, layers, y, w, orders):
             logits_epoch.append(logits.numpy())
         totals.append(total)
         all_logits.append(np.concatenate(logits_epoch))
-    return _variables_dict(model), totals, all_logits
+    return variables_dict(model), totals, all_logits
 
 
 def _fit(spec, seed, learning_rate, layers, y, w):
@@ -179,7 +179,7 @@ def test_initial_weights_are_those_of_a_built_network(output, seed):
     spec = SPECS[output]
     model, _ = build_network(spec, seed=seed)
     weights, dropout_state = initial_weights(spec, seed)
-    expected = _variables_dict(model)
+    expected = variables_dict(model)
     assert weights.keys() == expected.keys()
     for name, value in expected.items():
         assert weights[name].dtype == value.dtype
@@ -207,7 +207,7 @@ def test_evaluate_and_penalty_equal_the_trained_keras_model():
         penalty = fit.penalty()
     expected = model({"layers": layers[index]}, training=False).numpy()
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
-    expected_sum = float(tf.reduce_sum(w[index] * _entry_losses("sigmoid", y[index], expected)))
+    expected_sum = float(tf.reduce_sum(w[index] * entry_losses("sigmoid", y[index], expected)))
     np.testing.assert_allclose(loss_sum, expected_sum, rtol=1e-5)
     np.testing.assert_allclose(penalty, float(tf.add_n(model.losses)), rtol=1e-6)
     assert penalty > 0

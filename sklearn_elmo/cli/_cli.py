@@ -302,7 +302,7 @@ def cmd_embed(args):
     output = _check_output(args.output, ".npy")
     texts, _ = read_texts(args.input, args.column)
     _quiet_tensorflow()
-    from ..estimators._estimators import ElmoVectorizer
+    from ..estimators import ElmoVectorizer
 
     start = time.perf_counter()
     vectorizer = ElmoVectorizer(
@@ -342,7 +342,7 @@ def _build_estimator(args):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from ..estimators._estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+    from ..estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 
     elmo_params = {
         "initial_state": args.initial_state,

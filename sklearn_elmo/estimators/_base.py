@@ -10,69 +10,26 @@ import copy
 import os
 import threading
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ..features._cache import cached_embed_texts, stream_chunk_size
 from .._validation import check_texts
 from .._version import __version__
-from ..bilm._sources import DEFAULT_HANDLE
-from ..bilm._model import load_bilm
+from ..bilm import load_bilm
 from ..exceptions import InconsistentVersionWarning
+from ..features._cache import cached_embed_texts, stream_chunk_size
+from ..head import NetworkSpec
+from ._fingerprint import check_fitted_bilm
+from ._params import _EMBEDDING_CONSTRAINTS, _TRAINING_CONSTRAINTS
 
 # Building a Keras network is not meant to run in two threads at once.
 _NETWORK_LOCK = threading.Lock()
-
-
-class _Int(Interval):
-    """An int interval that refuses bool: ``epochs=True`` is a mistake, not 1."""
-
-    def __init__(self, left, right, *, closed):
-        super().__init__(Integral, left, right, closed=closed)
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
-
-
-_EMBEDDING_CONSTRAINTS = {
-    "model": [str, os.PathLike],
-    "initial_state": [StrOptions({"auto", "warm", "zeros", "carry"})],
-    "layers": [
-        StrOptions({"all", "top"}),
-        "array-like",
-        _Int(None, None, closed="neither"),
-    ],
-    "pooling": [StrOptions({"mean", "max", "mean_max"})],
-    "layer_norm": ["boolean"],
-    "tokenizer": [callable, None],
-    "max_tokens": [_Int(1, None, closed="left"), None],
-    "embed_batch_size": [_Int(1, None, closed="left")],
-    "cache_dir": [str, os.PathLike, None],
-    "verbose": ["verbose"],
-}
-
-_TRAINING_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like", _Int(1, None, closed="left")],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "mix_l2": [Interval(Real, 0, None, closed="left")],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
-    "epochs": [_Int(1, None, closed="left")],
-    "batch_size": [_Int(1, None, closed="left")],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [_Int(1, None, closed="left")],
-    "random_state": ["random_state"],
-}
-
-_CLASS_WEIGHT_CONSTRAINT = {"class_weight": [dict, StrOptions({"balanced"}), None]}
 
 
 class ElmoBase(BaseEstimator):
@@ -140,8 +97,6 @@ class ElmoBase(BaseEstimator):
         return load_bilm(self.model, initial_state=self.initial_state)
 
     def _fitted_bilm(self):
-        from ..persistence import check_fitted_bilm
-
         self._check_feature_params()
         return check_fitted_bilm(self)
 
@@ -265,7 +220,7 @@ class ElmoBase(BaseEstimator):
         Returns the network's spec, its weights, the history and the number
         of epochs run, for :meth:`_set_fitted`.
         """
-        from ..head._network import NetworkSpec, train_network
+        from ..head._train import train_network  # loads Keras
 
         spec = NetworkSpec(
             n_layers=features.n_layers,
@@ -358,7 +313,7 @@ class ElmoBase(BaseEstimator):
         check_is_fitted(self)
         network = getattr(self, "_network_cache", None)
         if network is None:
-            from ..head._network import Network, NetworkSpec
+            from ..head._inference import Network  # loads Keras
 
             with _NETWORK_LOCK:  # two threads may predict with a fresh estimator
                 network = getattr(self, "_network_cache", None)
@@ -382,69 +337,3 @@ def _same_param(a, b):
         return bool(a == b)
     except (TypeError, ValueError):  # incomparable values are different
         return False
-
-
-def sample_weights(sample_weight, texts):
-    """Validated non-negative float64 sample weights, ones by default."""
-    return _check_sample_weight(
-        sample_weight, texts, dtype=np.float64, ensure_non_negative=True
-    )
-
-
-def class_loss_weights(class_weight, task, classes, encoded):
-    """Per-entry loss weights from ``class_weight`` for an encoded target.
-
-    Binary and multiclass: ``(n, 1)``, the weight of each sample's class.
-    Multilabel: ``(n, n_labels)``; a dict maps a label (column index) to a
-    factor on that label's loss, "balanced" weighs each label's positives and
-    negatives by ``n / (2 * count)``.
-    """
-    n = len(encoded)
-    if isinstance(class_weight, dict):
-        _check_class_weight_dict(class_weight, task, classes)
-    if task != "multilabel":
-        labels = encoded.ravel().astype(int)
-        if class_weight is None:
-            return np.ones((n, 1))
-        per_class = compute_class_weight(
-            class_weight, classes=classes, y=classes[labels]
-        )
-        return per_class[labels].reshape(-1, 1)
-    weights = np.ones_like(encoded, dtype=np.float64)
-    if class_weight is None:
-        return weights
-    if class_weight == "balanced":
-        positives = encoded.sum(axis=0)
-        for j in range(encoded.shape[1]):
-            for value, count in ((1.0, positives[j]), (0.0, n - positives[j])):
-                if count > 0:
-                    weights[encoded[:, j] == value, j] = n / (2.0 * count)
-        return weights
-    for label, factor in class_weight.items():
-        weights[:, label] *= factor
-    return weights
-
-
-def _check_class_weight_dict(class_weight, task, classes):
-    """Every key a class of y (a label column if multilabel), every weight finite >= 0."""
-    known = set(classes.tolist())
-    for label, factor in class_weight.items():
-        if label not in known:
-            if task == "multilabel":
-                raise ValueError(
-                    f"class_weight has key {label!r}, which is not a label column of "
-                    f"the multilabel target (0..{len(classes) - 1})."
-                )
-            raise ValueError(
-                f"class_weight has key {label!r}, which is not in classes "
-                f"{classes.tolist()!r} (the classes of y)."
-            )
-        if (
-            isinstance(factor, (bool, np.bool_))
-            or not isinstance(factor, Real)
-            or not np.isfinite(factor)
-            or factor < 0
-        ):
-            raise ValueError(
-                f"class_weight[{label!r}] must be a finite number >= 0; got {factor!r}."
-            )

@@ -4,10 +4,10 @@ With mean pooling the network reads one ``(n_layers, dim)`` array per text, so
 a training step is a few small matmuls: far cheaper than the Python around
 it, and than tracing a new ``tf.function`` for every fit. A grid search fits
 dozens of networks of the same shape, so each shape (a
-:class:`~sklearn_elmo._network.NetworkSpec` and a batch size) gets one shared
+:class:`~sklearn_elmo.head._spec.NetworkSpec` and a batch size) gets one shared
 trainer: a template network and optimizer, and an epoch function, traced
 once, that runs all of an epoch's steps in one graph loop. A fit loads its
-own initial values (:func:`~sklearn_elmo._network.initial_weights`, the
+own initial values (:func:`~sklearn_elmo.head._keras.initial_weights`, the
 dropout generator's state, a fresh Adam state and its learning rate) into the
 template, runs its epochs and reads the trained weights back out: no Keras
 model is built per fit. Fits of the same shape take turns on a trainer (a
@@ -26,13 +26,13 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from ._network import (
-    _assign,
-    _entry_losses,
-    _mix_penalty,
-    _target_signature,
-    _variables_dict,
+from ._keras import (
+    assign_weights,
     build_network,
+    entry_losses,
+    mix_penalty,
+    target_signature,
+    variables_dict,
 )
 
 _MAX_TRAINERS = 16
@@ -109,7 +109,7 @@ class PooledTrainer:
         def step(layers, y, w, n_real):
             with tf.GradientTape() as tape:
                 logits = model({"layers": layers}, training=True)
-                entries = w * _entry_losses(output, y, logits)
+                entries = w * entry_losses(output, y, logits)
                 count = n_real * tf.cast(tf.shape(entries)[1], tf.float32)
                 loss = tf.reduce_sum(entries) / count
                 if model.losses:
@@ -117,7 +117,7 @@ class PooledTrainer:
             apply_adam(tape.gradient(loss, model.trainable_variables))
             return loss, logits
 
-        y_spec, w_spec = _target_signature(spec)
+        y_spec, w_spec = target_signature(spec)
         signature = [
             tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([], tf.int32),
@@ -166,7 +166,7 @@ class PooledTrainer:
         @tf.function(input_signature=signature[:1] + signature[2:], autograph=False)
         def evaluate(index, layers, y, w):
             logits = model({"layers": tf.gather(layers, index)}, training=False)
-            entries = tf.gather(w, index) * _entry_losses(output, tf.gather(y, index), logits)
+            entries = tf.gather(w, index) * entry_losses(output, tf.gather(y, index), logits)
             return tf.reduce_sum(entries), logits
 
         self._evaluate = evaluate
@@ -178,7 +178,7 @@ class PooledTrainer:
         ``weights`` and ``dropout_state`` are those of
         :func:`~sklearn_elmo._network.initial_weights`.
         """
-        _assign(self._model, weights)
+        assign_weights(self._model, weights)
         if (dropout_state is None) != (not self._state_variables):
             raise ValueError("The dropout state does not match the network's dropout.")
         for variable in self._state_variables:
@@ -190,11 +190,11 @@ class PooledTrainer:
 
     def weights(self):
         """The current trainable values, by variable path (copies)."""
-        return _variables_dict(self._model)
+        return variables_dict(self._model)
 
     def penalty(self):
         """The scalar mix's L2 penalty at the current weights."""
-        return float(_mix_penalty(self._model))
+        return float(mix_penalty(self._model))
 
     def evaluate(self, index, data):
         """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
