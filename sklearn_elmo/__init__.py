@@ -1,6 +1,6 @@
 """ELMo contextual embeddings behind the scikit-learn API."""
 
-from .features._cache import cache_info, clear_cache
+from .features import cache_info, clear_cache
 from ._config import config_context, get_config, set_config
 from .bilm._hub_export import export_hub_module
 from ._version import __version__

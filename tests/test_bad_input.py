@@ -24,7 +24,7 @@ from sklearn_elmo import (
     config_context,
     load_bilm,
 )
-from sklearn_elmo.features._features import embed_texts
+from sklearn_elmo.features._embedding import embed_texts
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.exceptions import BilmMismatchError
 from sklearn_elmo.testing import make_random_bilm
@@ -385,7 +385,7 @@ def test_one_long_text_does_not_pad_its_batch(model):
 
 def features_of(features, i):
     """The LayerFeatures of text i alone."""
-    from sklearn_elmo.features._features import LayerFeatures
+    from sklearn_elmo.features._embedding import LayerFeatures
 
     start, stop = features.offsets[i], features.offsets[i + 1]
     return LayerFeatures(

@@ -16,7 +16,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo.features._cache import clear_cache
+from sklearn_elmo.features import clear_cache
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 from sklearn_elmo.tokenize import default_tokenizer

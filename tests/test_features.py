@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo.features._features import (
+from sklearn_elmo.features._embedding import (
     LayerFeatures,
     embed_texts,
     split_windows,

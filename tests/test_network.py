@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from sklearn_elmo.features._features import LayerFeatures
+from sklearn_elmo.features._embedding import LayerFeatures
 from sklearn_elmo.head._network import (
     MaskedPooling,
     Network,

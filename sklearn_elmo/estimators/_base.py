@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ..features._cache import cached_embed_texts, stream_chunk_size
+from ..features import cached_embed_texts, stream_chunk_size
 from .._validation import check_texts
 from .._version import __version__
 from ..bilm._sources import DEFAULT_HANDLE

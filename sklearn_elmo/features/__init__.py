@@ -1,2 +1,16 @@
 """The features layer: tokenized texts through the biLM, windows, pooling statistics
 and the embedding cache. Imports the biLM layer only."""
+
+from ._cached import cache_info, cached_embed_texts, clear_cache, stream_chunk_size
+from ._embedding import LayerFeatures, embed_texts, split_windows, tokenize_texts
+
+__all__ = [
+    "LayerFeatures",
+    "cache_info",
+    "cached_embed_texts",
+    "clear_cache",
+    "embed_texts",
+    "split_windows",
+    "stream_chunk_size",
+    "tokenize_texts",
+]
