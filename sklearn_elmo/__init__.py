@@ -1,11 +1,11 @@
 """ELMo contextual embeddings behind the scikit-learn API."""
 
-from .features import cache_info, clear_cache
 from ._config import config_context, get_config, set_config
-from .bilm._hub_export import export_hub_module
 from ._version import __version__
 from .bilm import DEFAULT_HANDLE, Bilm, load_bilm
+from .bilm._hub_export import export_hub_module
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+from .features import cache_info, clear_cache
 from .persistence import load, save
 from .tokenize import default_tokenizer
 

@@ -6,12 +6,12 @@ from pathlib import Path
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU features) hides test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+import pytest
 
-import sklearn_elmo  # noqa: E402
-from sklearn_elmo import _config, load_bilm  # noqa: E402
-from sklearn_elmo.bilm import Bilm  # noqa: E402
-from sklearn_elmo.testing import make_random_bilm  # noqa: E402
+import sklearn_elmo
+from sklearn_elmo import _config, load_bilm
+from sklearn_elmo.bilm import Bilm
+from sklearn_elmo.testing import make_random_bilm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "bilm-tf"

@@ -26,7 +26,8 @@ from sklearn_elmo.features import (
 from sklearn_elmo.tokenize import default_tokenizer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-WORDS = "good great fine bad awful poor blue green red the a of and , .".split()
+WORDS = ["good", "great", "fine", "bad", "awful", "poor", "blue", "green", "red"]
+WORDS += ["the", "a", "of", "and", ",", "."]
 
 
 def make_texts(n, seed=0):
@@ -178,8 +179,8 @@ def test_memory_accounting_counts_what_is_held(bilm):
         before = tracemalloc.get_traced_memory()[0]
         for i in range(2000):
             text = f"text number {i} of the memory accounting test"
-            entry = _entries._entry_from(features, i % 40, token_dtype, text)
-            _memory._MEMORY.put((namespace, text), entry, 2**40)
+            entry = _entries.entry_from(features, i % 40, token_dtype, text)
+            _memory.MEMORY.put((namespace, text), entry, 2**40)
         held = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         reported = sklearn_elmo.cache_info()["bytes"]

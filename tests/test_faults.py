@@ -29,16 +29,19 @@ from sklearn_elmo import (
     config_context,
     load_bilm,
 )
+from sklearn_elmo.bilm import Bilm
+from sklearn_elmo.exceptions import EmbeddingCacheWarning
 from sklearn_elmo.features import _disk
 from sklearn_elmo.head import _network
-from sklearn_elmo.exceptions import EmbeddingCacheWarning
-from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.testing import make_random_bilm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ESTIMATORS = [ElmoClassifier, ElmoRegressor, ElmoVectorizer]
-WORDS = ["good great fine happy nice".split(), "bad awful poor sad grim".split()]
-FAST = dict(epochs=4, learning_rate=0.02, random_state=0)
+WORDS = [
+    ["good", "great", "fine", "happy", "nice"],
+    ["bad", "awful", "poor", "sad", "grim"],
+]
+FAST = {"epochs": 4, "learning_rate": 0.02, "random_state": 0}
 
 
 def make_data(n, seed=0):
@@ -465,7 +468,7 @@ def _run_threads(function, n=2):
         try:
             barrier.wait()
             results[k] = function(k)
-        except BaseException as exc:  # reported below, in the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported in the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]

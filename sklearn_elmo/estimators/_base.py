@@ -11,6 +11,7 @@ import os
 import threading
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import softmax
@@ -21,12 +22,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ..features import cached_embed_texts, stream_chunk_size
 from .._validation import check_texts
 from .._version import __version__
-from ..bilm._sources import DEFAULT_HANDLE
 from ..bilm._model import load_bilm
 from ..exceptions import InconsistentVersionWarning
+from ..features import cached_embed_texts, stream_chunk_size
 
 # Building a Keras network is not meant to run in two threads at once.
 _NETWORK_LOCK = threading.Lock()
@@ -81,7 +81,10 @@ class ElmoBase(BaseEstimator):
     Not for direct use; subclasses define ``__init__`` with their parameters.
     """
 
-    _parameter_constraints = {**_EMBEDDING_CONSTRAINTS, **_TRAINING_CONSTRAINTS}
+    _parameter_constraints: ClassVar[dict] = {
+        **_EMBEDDING_CONSTRAINTS,
+        **_TRAINING_CONSTRAINTS,
+    }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -199,7 +202,7 @@ class ElmoBase(BaseEstimator):
             token_level=self.pooling != "mean",
             verbose=self.verbose,
             label=type(self).__name__,
-            cache_dir=getattr(self, "cache_dir", None),  # absent from old pickles
+            cache_dir=self.cache_dir,
         )
         return features.layer_normalized() if self.layer_norm else features
 

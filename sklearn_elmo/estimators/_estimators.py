@@ -6,6 +6,7 @@ pooled result. See :mod:`sklearn_elmo._network` for the network.
 """
 
 from functools import partial
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax
@@ -16,17 +17,17 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    _CLASS_WEIGHT_CONSTRAINT,
-    DEFAULT_HANDLE,
-    ElmoBase,
-    class_loss_weights,
-    sample_weights,
-)
 from .._validation import (
     check_classification_target,
     check_regression_target,
     check_texts,
+)
+from ..bilm import DEFAULT_HANDLE
+from ._base import (
+    _CLASS_WEIGHT_CONSTRAINT,
+    ElmoBase,
+    class_loss_weights,
+    sample_weights,
 )
 
 __all__ = ["ElmoClassifier", "ElmoRegressor", "ElmoVectorizer"]
@@ -205,7 +206,7 @@ class ElmoClassifier(ClassifierMixin, ElmoBase):
     (3,)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **ElmoBase._parameter_constraints,
         **_CLASS_WEIGHT_CONSTRAINT,
     }
@@ -640,7 +641,7 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
     (1,)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **ElmoBase._parameter_constraints,
         **_CLASS_WEIGHT_CONSTRAINT,
         "mix": [StrOptions({"auto", "learned", "average", "top"})],

@@ -1,6 +1,6 @@
 """The embedding cache: each distinct text goes through the biLM once.
 
-:func:`cached_embed_texts` wraps :func:`~sklearn_elmo._features.embed_texts`
+:func:`cached_embed_texts` wraps :func:`~sklearn_elmo.features.embed_texts`
 with the same arguments and result. Per text it keeps what pooling needs:
 the per-layer mean and mean square over the text's tokens (mean pooling,
 with or without layer normalisation) and, only when a call asks for token
@@ -10,14 +10,13 @@ biLM layers are kept, so a search over ``layers`` shares entries.
 Entries are keyed by (biLM fingerprint, tokenizer identity, ``max_tokens``,
 text) and live in
 
-- an in-process LRU store shared by every estimator, clone and thread,
-  bounded by ``get_config()["cache_memory"]`` bytes (array bytes plus a
-  per-entry allowance for the Python objects around them); and
-- optionally a directory (``cache_dir``, or ``SKLEARN_ELMO_CACHE_DIR``) shared
-  by processes: one file per entry, written to a temporary file beside it and
-  renamed into place, carrying a header with the format version, the full key
-  hash and a SHA-256 of the payload, so a partial, corrupt or foreign file is
-  detected, reported with a warning and recomputed, never returned.
+- an in-process LRU store (``_memory``) shared by every estimator, clone and
+  thread, bounded by ``get_config()["cache_memory"]`` bytes (array bytes plus
+  a per-entry allowance for the Python objects around them); and
+- optionally a directory (``_disk``; ``cache_dir``, or
+  ``SKLEARN_ELMO_CACHE_DIR``) shared by processes, where a partial, corrupt or
+  foreign file is detected, reported with a warning and recomputed, never
+  returned.
 
 ``initial_state="carry"`` outputs depend on what was embedded before, so such
 a biLM bypasses the cache. See docs/caching.md.
@@ -33,11 +32,12 @@ import numpy as np
 
 from .._config import cache_dir_from_environment, get_config
 from .._progress import Progress
-from ._disk import DIRECTORY_NAME, _DiskStore, _key_hash
-from ._embedding import LayerFeatures, embed_texts
-from ._entries import _entry_from, _token_vectors
-from ._memory import _MEMORY
-from ._tokenizer_identity import _warn_unstable_once, tokenizer_identity
+from ..bilm import clear_token_caches
+from ._disk import DIRECTORY_NAME, DiskStore, key_hash
+from ._embedding import embed_texts
+from ._entries import entry_from, gather
+from ._memory import MEMORY
+from ._tokenizer_identity import tokenizer_identity, warn_unstable_once
 
 # Texts processed at once are bounded so their arrays take about this much.
 _CHUNK_BYTES = 64 * 2**20
@@ -66,7 +66,7 @@ def cached_embed_texts(
     label="sklearn_elmo",
     cache_dir=None,
 ):
-    """:func:`~sklearn_elmo._features.embed_texts` through the embedding cache.
+    """:func:`~sklearn_elmo.features.embed_texts` through the embedding cache.
 
     Same parameters and result, plus ``cache_dir`` (None: the environment
     variable ``SKLEARN_ELMO_CACHE_DIR``, else no persistent cache). Identical
@@ -80,31 +80,19 @@ def cached_embed_texts(
     rate and the time left, then one summary line.
     """
     start_time = time.perf_counter()
+    embed_options = {
+        "tokenizer": tokenizer,
+        "max_tokens": max_tokens,
+        "batch_size": batch_size,
+        "token_level": token_level,
+        "label": label,
+    }
     if bilm.initial_state == "carry":  # outputs depend on the call history
-        return embed_texts(
-            texts,
-            bilm,
-            tokenizer=tokenizer,
-            max_tokens=max_tokens,
-            batch_size=batch_size,
-            layers=layers,
-            token_level=token_level,
-            verbose=verbose,
-            label=label,
-        )
+        return embed_texts(texts, bilm, layers=layers, verbose=verbose, **embed_options)
     config = get_config()
-    budget = config["cache_memory"]
     token_dtype = config["cache_token_dtype"] if token_level else None
     layer_index = np.arange(bilm.n_layers) if layers is None else np.asarray(layers)
-
-    position = {}
-    inverse = np.fromiter(
-        (position.setdefault(text, len(position)) for text in texts),
-        dtype=np.int64,
-        count=len(texts),
-    )
-    unique = list(position)
-    del position
+    unique, inverse = _deduplicate(texts)
 
     identity, stable = tokenizer_identity(tokenizer)
     namespace = None if identity is None else (bilm.fingerprint, identity, max_tokens)
@@ -112,128 +100,132 @@ def cached_embed_texts(
     disk = None
     if directory is not None and namespace is not None:
         if stable:
-            disk = _DiskStore(directory, bilm.fingerprint)
+            disk = DiskStore(directory, bilm.fingerprint)
         else:
-            _warn_unstable_once(tokenizer)
+            warn_unstable_once(tokenizer)
 
-    found = [None] * len(unique)
-    n_memory = n_disk = 0
-    if namespace is not None:
-        _MEMORY.trim(budget)
-        for u, text in enumerate(unique):
-            found[u] = _MEMORY.get((namespace, text), token_dtype)
-        n_memory = sum(entry is not None for entry in found)
-
-    def read_disk(indices):
-        nonlocal n_disk
-        still = []
-        for u in indices:
-            key_hash = _key_hash(namespace, unique[u])
-            entry = disk.read(key_hash, bilm.n_layers, bilm.dim, token_dtype)
-            if entry is None:
-                still.append(u)
-                continue
-            entry.nbytes += sys.getsizeof(unique[u])
-            found[u] = entry
-            n_disk += 1
-            _MEMORY.put((namespace, unique[u]), entry, budget)
-        return still
-
-    missing = [u for u, entry in enumerate(found) if entry is None]
-    if disk is not None and missing:
-        missing = read_disk(missing)
-
-    n_computed = 0
-    if missing:
-        missing.sort(key=lambda u: len(unique[u]))
-        size = stream_chunk_size(bilm.n_layers, bilm.dim, token_level)
-        chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
-        if disk is not None and len(chunks) > 1:
-            # Concurrent workers start at different chunks and re-read the
-            # directory before each one, so they mostly split the work.
-            shift = _CHUNK_ORDER.randrange(len(chunks))
-            chunks = chunks[shift:] + chunks[:shift]
-        progress = Progress(len(missing), verbose, label)
-        for k, chunk in enumerate(chunks):
-            if disk is not None and k > 0:
-                chunk = read_disk(chunk)
-            update = progress.chunk(len(chunk))
-            if not chunk:
-                continue
-            features = embed_texts(
-                [unique[u] for u in chunk],
-                bilm,
-                tokenizer=tokenizer,
-                max_tokens=max_tokens,
-                batch_size=batch_size,
-                token_level=token_level,
-                label=label,
-                progress=update,
-            )
-            for j, u in enumerate(chunk):
-                entry = found[u] = _entry_from(features, j, token_dtype, unique[u])
-                if namespace is not None:
-                    _MEMORY.put((namespace, unique[u]), entry, budget)
-                if disk is not None:
-                    disk.write(_key_hash(namespace, unique[u]), entry)
-            n_computed += len(chunk)
-            del features
+    lookup = _Lookup(unique, namespace, disk, bilm, token_dtype, config["cache_memory"])
+    missing = lookup.read_disk(lookup.read_memory())
+    _embed_missing(lookup, missing, bilm, verbose, embed_options)
     if disk is not None:
         disk.report(stacklevel=3)
 
-    n, n_layers, dim = len(texts), len(layer_index), bilm.dim
-    n_tokens = np.array([found[u].n_tokens for u in inverse.tolist()], dtype=np.int64)
-    means = np.empty((n, n_layers, dim), np.float32)
-    sq_means = np.empty((n, n_layers), np.float64)
-    tokens = None
-    if token_level:
-        tokens = np.empty((int(n_tokens.sum()), n_layers, dim), np.float32)
-    at = 0
-    for i, u in enumerate(inverse.tolist()):
-        entry = found[u]
-        means[i] = entry.means[layer_index]
-        sq_means[i] = entry.sq_means[layer_index]
-        if token_level and entry.n_tokens:
-            vectors = _token_vectors(entry, token_dtype)
-            tokens[at : at + entry.n_tokens] = vectors[:, layer_index]
-            at += entry.n_tokens
-    _MEMORY.count(
-        hits=n_memory, disk_hits=n_disk, computed=n_computed, duplicates=n - len(unique)
+    entries = [lookup.found[u] for u in inverse.tolist()]
+    features = gather(entries, layer_index, bilm.dim, token_level, token_dtype)
+    n_repeated = len(texts) - len(unique)
+    MEMORY.count(
+        hits=lookup.n_memory,
+        disk_hits=lookup.n_disk,
+        computed=lookup.n_computed,
+        duplicates=n_repeated,
     )
     if verbose > 0:
         print(
-            f"[{label}] embedded {n} texts ({int(n_tokens.sum())} tokens) in "
-            f"{time.perf_counter() - start_time:.1f}s: {n_computed} by the biLM, "
-            f"{n_memory} from memory, {n_disk} from disk, {n - len(unique)} repeated",
+            f"[{label}] embedded {len(texts)} texts ({int(features.n_tokens.sum())} "
+            f"tokens) in {time.perf_counter() - start_time:.1f}s: "
+            f"{lookup.n_computed} by the biLM, {lookup.n_memory} from memory, "
+            f"{lookup.n_disk} from disk, {n_repeated} repeated",
             file=sys.stdout,
         )
-    return LayerFeatures(n_tokens, means, sq_means, tokens)
+    return features
 
 
-def cache_info():
-    """Statistics of the in-process embedding cache.
+def _deduplicate(texts):
+    """The distinct texts in first-seen order, and each text's index among them."""
+    position = {}
+    inverse = np.fromiter(
+        (position.setdefault(text, len(position)) for text in texts),
+        dtype=np.int64,
+        count=len(texts),
+    )
+    return list(position), inverse
 
-    Returns
-    -------
-    info : dict
-        ``entries`` and ``bytes`` held, the ``budget`` in bytes, and since the
-        last :func:`clear_cache`: texts answered from memory (``hits``), from
-        a persistent cache (``disk_hits``), embedded by the biLM
-        (``computed``), repeated within a call (``duplicates``), and entries
-        dropped for the budget (``evictions``).
 
-    Examples
-    --------
-    >>> import sklearn_elmo
-    >>> sorted(sklearn_elmo.cache_info())  # doctest: +NORMALIZE_WHITESPACE
-    ['budget', 'bytes', 'computed', 'disk_hits', 'duplicates', 'entries',
-     'evictions', 'hits']
+class _Lookup:
+    """One call's distinct texts and the entries found for them so far.
+
+    ``namespace`` (biLM fingerprint, tokenizer identity, ``max_tokens``) is
+    None when the tokenizer cannot be identified: nothing is read or kept.
+    ``disk`` is None without a persistent cache.
     """
-    with _MEMORY._lock:
-        info = dict(_MEMORY.counters)
-        info.update(entries=len(_MEMORY._entries), bytes=_MEMORY.nbytes)
-    info["budget"] = get_config()["cache_memory"]
-    return info
+
+    def __init__(self, unique, namespace, disk, bilm, token_dtype, budget):
+        self.unique = unique
+        self.namespace = namespace
+        self.disk = disk
+        self.n_layers, self.dim = bilm.n_layers, bilm.dim
+        self.token_dtype = token_dtype
+        self.budget = budget
+        self.found = [None] * len(unique)
+        self.n_memory = self.n_disk = self.n_computed = 0
+
+    def read_memory(self):
+        """Fill in what memory holds; return the indices still missing."""
+        if self.namespace is not None:
+            MEMORY.trim(self.budget)
+            for u, text in enumerate(self.unique):
+                self.found[u] = MEMORY.get((self.namespace, text), self.token_dtype)
+            self.n_memory = sum(entry is not None for entry in self.found)
+        return [u for u, entry in enumerate(self.found) if entry is None]
+
+    def read_disk(self, indices):
+        """Fill in what the directory holds of ``indices``; return the rest."""
+        if self.disk is None:
+            return indices
+        still = []
+        for u in indices:
+            text = self.unique[u]
+            entry = self.disk.read(
+                key_hash(self.namespace, text),
+                self.n_layers,
+                self.dim,
+                self.token_dtype,
+            )
+            if entry is None:
+                still.append(u)
+                continue
+            entry.nbytes += sys.getsizeof(text)
+            self.found[u] = entry
+            self.n_disk += 1
+            MEMORY.put((self.namespace, text), entry, self.budget)
+        return still
+
+    def keep(self, u, entry):
+        """Record a computed entry, in memory and in the directory."""
+        self.found[u] = entry
+        text = self.unique[u]
+        if self.namespace is not None:
+            MEMORY.put((self.namespace, text), entry, self.budget)
+        if self.disk is not None:
+            self.disk.write(key_hash(self.namespace, text), entry)
+
+
+def _embed_missing(lookup, missing, bilm, verbose, embed_options):
+    """Embed the texts at ``missing``, shortest first, in chunks; keep each entry."""
+    if not missing:
+        return
+    missing = sorted(missing, key=lambda u: len(lookup.unique[u]))
+    token_level = embed_options["token_level"]
+    size = stream_chunk_size(bilm.n_layers, bilm.dim, token_level)
+    chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
+    if lookup.disk is not None and len(chunks) > 1:
+        # Concurrent workers start at different chunks and re-read the
+        # directory before each one, so they mostly split the work.
+        shift = _CHUNK_ORDER.randrange(len(chunks))
+        chunks = chunks[shift:] + chunks[:shift]
+    progress = Progress(len(missing), verbose, embed_options["label"])
+    for k, chunk in enumerate(chunks):
+        if k > 0:
+            chunk = lookup.read_disk(chunk)
+        update = progress.chunk(len(chunk))
+        if not chunk:
+            continue
+        texts = [lookup.unique[u] for u in chunk]
+        features = embed_texts(texts, bilm, progress=update, **embed_options)
+        for j, (u, text) in enumerate(zip(chunk, texts, strict=True)):
+            lookup.keep(u, entry_from(features, j, lookup.token_dtype, text))
+        lookup.n_computed += len(chunk)
+        del features, texts
 
 
 def clear_cache(cache_dir=None):
@@ -257,9 +249,7 @@ def clear_cache(cache_dir=None):
     >>> sklearn_elmo.cache_info()["entries"]
     0
     """
-    from ..bilm._model import clear_token_caches
-
-    _MEMORY.clear()
+    MEMORY.clear()
     clear_token_caches()
     if cache_dir is not None:
         shutil.rmtree(Path(cache_dir).expanduser() / DIRECTORY_NAME, ignore_errors=True)

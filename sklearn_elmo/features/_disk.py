@@ -111,7 +111,7 @@ def _write_all(fh, data):
     fh.write(data)
 
 
-class _DiskStore:
+class DiskStore:
     """Entries of one biLM in ``<cache_dir>/sklearn-elmo-cache-v1/<fingerprint>/``.
 
     Collects problems (``bad`` entries, the first ``write_error``) so the
@@ -123,7 +123,6 @@ class _DiskStore:
         self.folder = self.root / fingerprint[:32]
         self.bad = []
         self.write_error = None
-        self.writes = 0
 
     def path(self, key_hash):
         return self.folder / key_hash[:2] / f"{key_hash}.emb"
@@ -163,7 +162,6 @@ class _DiskStore:
                 except OSError:
                     pass
                 raise
-            self.writes += 1
         except OSError as exc:
             self.write_error = exc
 
@@ -190,7 +188,8 @@ class _DiskStore:
             )
 
 
-def _key_hash(namespace, text):
+def key_hash(namespace, text):
+    """The hex SHA-256 naming the entry of ``text`` in ``namespace``."""
     fingerprint, identity, max_tokens = namespace
     blob = json.dumps([FORMAT_VERSION, fingerprint, identity, max_tokens, text])
     return hashlib.sha256(blob.encode()).hexdigest()

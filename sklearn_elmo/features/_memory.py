@@ -3,8 +3,10 @@
 import threading
 from collections import OrderedDict
 
+from .._config import get_config
 
-class _MemoryStore:
+
+class MemoryStore:
     """Least-recently-used entries within a byte budget, thread-safe."""
 
     def __init__(self):
@@ -14,9 +16,6 @@ class _MemoryStore:
         self.counters = dict.fromkeys(
             ("hits", "disk_hits", "computed", "duplicates", "evictions"), 0
         )
-
-    def __len__(self):
-        return len(self._entries)
 
     def get(self, key, token_dtype):
         with self._lock:
@@ -51,6 +50,15 @@ class _MemoryStore:
             for name, value in increments.items():
                 self.counters[name] += value
 
+    def info(self):
+        """The counters, ``entries`` and ``bytes``, read together."""
+        with self._lock:
+            return {
+                **self.counters,
+                "entries": len(self._entries),
+                "bytes": self.nbytes,
+            }
+
     def clear(self):
         with self._lock:
             self._entries.clear()
@@ -59,4 +67,28 @@ class _MemoryStore:
                 self.counters[name] = 0
 
 
-_MEMORY = _MemoryStore()
+MEMORY = MemoryStore()
+
+
+def cache_info():
+    """Statistics of the in-process embedding cache.
+
+    Returns
+    -------
+    info : dict
+        ``entries`` and ``bytes`` held, the ``budget`` in bytes, and since the
+        last :func:`clear_cache`: texts answered from memory (``hits``), from
+        a persistent cache (``disk_hits``), embedded by the biLM
+        (``computed``), repeated within a call (``duplicates``), and entries
+        dropped for the budget (``evictions``).
+
+    Examples
+    --------
+    >>> import sklearn_elmo
+    >>> sorted(sklearn_elmo.cache_info())  # doctest: +NORMALIZE_WHITESPACE
+    ['budget', 'bytes', 'computed', 'disk_hits', 'duplicates', 'entries',
+     'evictions', 'hits']
+    """
+    info = MEMORY.info()
+    info["budget"] = get_config()["cache_memory"]
+    return info

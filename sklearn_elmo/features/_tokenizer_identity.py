@@ -36,7 +36,7 @@ def _code_of(tokenizer):
     for candidate in (
         tokenizer,
         getattr(tokenizer, "__func__", None),
-        getattr(type(tokenizer), "__call__", None),
+        getattr(type(tokenizer), "__call__", None),  # noqa: B004 - for its code
     ):
         code = getattr(candidate, "__code__", None)
         if isinstance(code, types.CodeType):
@@ -97,7 +97,8 @@ def tokenizer_identity(tokenizer):
         return token, False
 
 
-def _warn_unstable_once(tokenizer):
+def warn_unstable_once(tokenizer):
+    """Warn, once per tokenizer, that its entries stay in memory only."""
     with _unstable_lock:
         known = _unstable.get(id(tokenizer))
         if known is None or known[2][0]:
