@@ -5,7 +5,7 @@ from ._version import __version__
 from .bilm import DEFAULT_HANDLE, Bilm, load_bilm
 from .bilm._hub_export import export_hub_module
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
-from .features._cache import cache_info, clear_cache
+from .features import cache_info, clear_cache
 from .persistence import load, save
 from .tokenize import default_tokenizer
 

@@ -24,14 +24,17 @@ from sklearn_elmo import (
     config_context,
     load_bilm,
 )
-from sklearn_elmo.features._features import embed_texts
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.exceptions import BilmMismatchError
+from sklearn_elmo.features._embedding import embed_texts
 from sklearn_elmo.testing import make_random_bilm
 
 ESTIMATORS = [ElmoClassifier, ElmoRegressor, ElmoVectorizer]
-WORDS = ["good great fine happy nice".split(), "bad awful poor sad grim".split()]
-FAST = dict(epochs=3, learning_rate=0.02, random_state=0)
+WORDS = [
+    ["good", "great", "fine", "happy", "nice"],
+    ["bad", "awful", "poor", "sad", "grim"],
+]
+FAST = {"epochs": 3, "learning_rate": 0.02, "random_state": 0}
 DIM = 32  # width of the tiny generated biLM
 
 
@@ -332,7 +335,8 @@ def test_pandas_with_a_non_default_index(fitted, model):
 
 
 def _long_text(n_tokens, seed=0):
-    words = np.array("the cat sat on a mat while dogs bark at night , .".split())
+    words = ["the", "cat", "sat", "on", "a", "mat", "while", "dogs", "bark"]
+    words = np.array([*words, "at", "night", ",", "."])
     return " ".join(np.random.RandomState(seed).choice(words, n_tokens))
 
 
@@ -385,7 +389,7 @@ def test_one_long_text_does_not_pad_its_batch(model):
 
 def features_of(features, i):
     """The LayerFeatures of text i alone."""
-    from sklearn_elmo.features._features import LayerFeatures
+    from sklearn_elmo.features._embedding import LayerFeatures
 
     start, stop = features.offsets[i], features.offsets[i + 1]
     return LayerFeatures(

@@ -16,19 +16,19 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo.features._cache import clear_cache
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
+from sklearn_elmo.features import clear_cache
 from sklearn_elmo.tokenize import default_tokenizer
 
 ESTIMATORS = [ElmoClassifier, ElmoRegressor, ElmoVectorizer]
 VOCABULARIES = [
-    "good great fine happy nice lovely superb".split(),
-    "bad awful poor sad nasty dreadful grim".split(),
-    "blue green red yellow purple orange pink".split(),
+    ["good", "great", "fine", "happy", "nice", "lovely", "superb"],
+    ["bad", "awful", "poor", "sad", "nasty", "dreadful", "grim"],
+    ["blue", "green", "red", "yellow", "purple", "orange", "pink"],
 ]
 # Fast settings for the tiny generated biLM.
-FAST = dict(epochs=30, learning_rate=0.02, dropout=0.1, random_state=0)
+FAST = {"epochs": 30, "learning_rate": 0.02, "dropout": 0.1, "random_state": 0}
 
 
 def make_task(n, seed=0, n_classes=2, labels=("neg", "pos", "other")):
@@ -342,7 +342,12 @@ def test_classifier_variants_learn(params, model, task):
 
 def test_classifier_reproducible(model, task):
     (X, y), (X_test, _) = task
-    params = dict(epochs=5, dropout=0.5, hidden_layer_sizes=(8,), early_stopping=True)
+    params = {
+        "epochs": 5,
+        "dropout": 0.5,
+        "hidden_layer_sizes": (8,),
+        "early_stopping": True,
+    }
     a = ElmoClassifier(model, random_state=7, **params).fit(X, y)
     b = ElmoClassifier(model, random_state=7, **params).fit(X, y)
     c = ElmoClassifier(model, random_state=8, **params).fit(X, y)
@@ -353,7 +358,7 @@ def test_classifier_reproducible(model, task):
 
 def test_sample_weight(model, task):
     (X, y), _ = task
-    params = dict(epochs=5, random_state=0)
+    params = {"epochs": 5, "random_state": 0}
     plain = ElmoClassifier(model, **params).fit(X, y)
     doubled = ElmoClassifier(model, **params).fit(
         X, y, sample_weight=np.full(len(y), 2.0)
@@ -387,7 +392,7 @@ def test_class_weight(model):
     rng = np.random.RandomState(0)
     X = [" ".join(rng.choice(VOCABULARIES[0], 4)) for _ in range(48)]
     y = np.array(["neg"] * 40 + ["pos"] * 8)
-    params = dict(epochs=20, learning_rate=0.02, random_state=0)
+    params = {"epochs": 20, "learning_rate": 0.02, "random_state": 0}
     plain = ElmoClassifier(model, **params).fit(X, y)
     balanced = ElmoClassifier(model, class_weight="balanced", **params).fit(X, y)
     assert (balanced.predict(X) == "pos").sum() > (plain.predict(X) == "pos").sum()
@@ -409,7 +414,7 @@ def test_multilabel_class_weight(model):
     X, y = make_task(30, seed=5)
     Y = np.column_stack([y == "pos", np.zeros(30)]).astype(int)
     Y[:3, 1] = 1
-    params = dict(epochs=10, learning_rate=0.02, random_state=0)
+    params = {"epochs": 10, "learning_rate": 0.02, "random_state": 0}
     plain = ElmoClassifier(model, **params).fit(X, Y)
     balanced = ElmoClassifier(model, class_weight="balanced", **params).fit(X, Y)
     assert balanced.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()

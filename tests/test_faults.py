@@ -29,16 +29,19 @@ from sklearn_elmo import (
     config_context,
     load_bilm,
 )
-from sklearn_elmo.features import _cache
 from sklearn_elmo.head import _train
-from sklearn_elmo.features._cache import EmbeddingCacheWarning
 from sklearn_elmo.bilm import Bilm
+from sklearn_elmo.exceptions import EmbeddingCacheWarning
+from sklearn_elmo.features import _disk
 from sklearn_elmo.testing import make_random_bilm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ESTIMATORS = [ElmoClassifier, ElmoRegressor, ElmoVectorizer]
-WORDS = ["good great fine happy nice".split(), "bad awful poor sad grim".split()]
-FAST = dict(epochs=4, learning_rate=0.02, random_state=0)
+WORDS = [
+    ["good", "great", "fine", "happy", "nice"],
+    ["bad", "awful", "poor", "sad", "grim"],
+]
+FAST = {"epochs": 4, "learning_rate": 0.02, "random_state": 0}
 
 
 def make_data(n, seed=0):
@@ -360,7 +363,7 @@ def test_read_only_cache_directory(pooling, model, reference, tmp_path, monkeypa
 def test_full_disk_mid_write(model, reference, tmp_path, monkeypatch):
     """ENOSPC after part of an entry is written: no partial file, exact results."""
     cache_dir = tmp_path / "cache"
-    original = _cache._write_all
+    original = _disk._write_all
     written = []
 
     def write_then_fill_up(fh, data):
@@ -370,7 +373,7 @@ def test_full_disk_mid_write(model, reference, tmp_path, monkeypatch):
         written.append(1)
         return original(fh, data)
 
-    monkeypatch.setattr(_cache, "_write_all", write_then_fill_up)
+    monkeypatch.setattr(_disk, "_write_all", write_then_fill_up)
     with pytest.warns(EmbeddingCacheWarning, match="No space left on device"):
         out = _transform_from_disk(model, cache_dir, "mean_max")
     np.testing.assert_array_equal(out, reference["mean_max"])
@@ -465,7 +468,7 @@ def _run_threads(function, n=2):
         try:
             barrier.wait()
             results[k] = function(k)
-        except BaseException as exc:  # reported below, in the main thread
+        except BaseException as exc:  # noqa: BLE001 - reported in the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]

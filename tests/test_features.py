@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo.features._features import (
+from sklearn_elmo.features._embedding import (
     LayerFeatures,
     embed_texts,
     split_windows,
@@ -39,7 +40,7 @@ def test_split_windows(n_tokens, max_tokens):
     assert len(windows) == math.ceil(n_tokens / max_tokens)
     if windows:
         assert windows[0][0] == 0 and windows[-1][1] == n_tokens
-        assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
         sizes = [stop - start for start, stop in windows]
         assert max(sizes) <= max_tokens and max(sizes) - min(sizes) <= 1
 

@@ -1,9 +1,11 @@
+import itertools
+
 import keras
 import numpy as np
 import pytest
 from scipy.special import softmax
 
-from sklearn_elmo.features._features import LayerFeatures
+from sklearn_elmo.features import LayerFeatures
 from sklearn_elmo.head import NetworkSpec, default_weights, input_statistics
 from sklearn_elmo.head._inference import Network
 from sklearn_elmo.head._keras import MaskedPooling, ScalarMix, build_network
@@ -25,7 +27,7 @@ def _token_features(rng, lengths, n_layers=3, dim=4):
     means = np.stack(
         [
             tokens[a:b].mean(axis=0) if b > a else np.zeros((n_layers, dim))
-            for a, b in zip(offsets[:-1], offsets[1:])
+            for a, b in itertools.pairwise(offsets)
         ]
     ).astype(np.float32)
     return LayerFeatures(lengths, means, np.ones((len(lengths), n_layers)), tokens)
@@ -204,13 +206,13 @@ def test_token_level_training_runs():
 
 def _fit(features, y, loss_weights, seed=0, **kwargs):
     spec = NetworkSpec(n_layers=3, dim=8, n_outputs=1, output="sigmoid", dropout=0.5)
-    params = dict(
-        train_index=np.arange(len(y)),
-        epochs=4,
-        batch_size=16,
-        learning_rate=0.01,
-        seed=seed,
-    )
+    params = {
+        "train_index": np.arange(len(y)),
+        "epochs": 4,
+        "batch_size": 16,
+        "learning_rate": 0.01,
+        "seed": seed,
+    }
     params.update(kwargs)
     return train_network(spec, features, y, loss_weights, **params)
 

@@ -11,6 +11,7 @@ import os
 import threading
 import warnings
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import softmax
@@ -23,7 +24,7 @@ from .._validation import check_texts
 from .._version import __version__
 from ..bilm import load_bilm
 from ..exceptions import InconsistentVersionWarning
-from ..features._cache import cached_embed_texts, stream_chunk_size
+from ..features import cached_embed_texts, stream_chunk_size
 from ..head import NetworkSpec
 from ._fingerprint import check_fitted_bilm
 from ._params import _EMBEDDING_CONSTRAINTS, _TRAINING_CONSTRAINTS
@@ -38,7 +39,10 @@ class ElmoBase(BaseEstimator):
     Not for direct use; subclasses define ``__init__`` with their parameters.
     """
 
-    _parameter_constraints = {**_EMBEDDING_CONSTRAINTS, **_TRAINING_CONSTRAINTS}
+    _parameter_constraints: ClassVar[dict] = {
+        **_EMBEDDING_CONSTRAINTS,
+        **_TRAINING_CONSTRAINTS,
+    }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -154,7 +158,7 @@ class ElmoBase(BaseEstimator):
             token_level=self.pooling != "mean",
             verbose=self.verbose,
             label=type(self).__name__,
-            cache_dir=getattr(self, "cache_dir", None),  # absent from old pickles
+            cache_dir=self.cache_dir,
         )
         return features.layer_normalized() if self.layer_norm else features
 

@@ -1,7 +1,8 @@
 """Texts to per-layer biLM features: tokenize, window, embed, pool, merge.
 
 :func:`embed_texts` is the single path from raw texts to what the scalar-mix
-network consumes, so that a cache can later wrap it. It returns
+network consumes; the embedding cache (:func:`cached_embed_texts
+<sklearn_elmo.features.cached_embed_texts>`) wraps it. It returns
 :class:`LayerFeatures`: per text and per selected biLM layer, the mean over
 real tokens and the mean square (enough for mean pooling, with or without
 layer normalisation), plus, on request, every token's vectors for max pooling.
@@ -12,6 +13,7 @@ count and their token vectors are concatenated, so the text is pooled as a
 whole.
 """
 
+import itertools
 import math
 import sys
 import time
@@ -115,7 +117,7 @@ def split_windows(n_tokens, max_tokens):
         return [(0, n_tokens)]
     n_windows = math.ceil(n_tokens / max_tokens)
     bounds = [(i * n_tokens) // n_windows for i in range(n_windows + 1)]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(itertools.pairwise(bounds))
 
 
 def tokenize_texts(texts, tokenizer=None, input_name="X"):
