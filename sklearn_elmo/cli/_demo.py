@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from ._options import positive_int
-from ._tf import quiet_tensorflow
 
 _HELP = """\
 Cross-validate TF-IDF + LogisticRegression against GridSearchCV over a
@@ -62,9 +61,8 @@ def add_parser(command):
 
 
 def run(args):
-    from ..demo import run_demo
+    from ..demo import run_demo  # which hides TensorFlow's log noise itself
 
-    quiet_tensorflow()
     run_demo(
         args.model,
         size=args.size,

@@ -1,9 +1,10 @@
 """``sklearn-elmo embed``: texts -> one ELMo vector per text in a .npy file."""
 
-import contextlib
 import sys
 import time
 
+from .._progress import Progress
+from .._tf_logging import quiet_tensorflow
 from ._errors import PROG
 from ._io import check_output, read_texts
 from ._options import (
@@ -12,7 +13,6 @@ from ._options import (
     parse_max_tokens,
     positive_int,
 )
-from ._tf import quiet_tensorflow
 
 _HELP = """\
 Embed texts with a biLM and save one vector per text as a float32 .npy array
@@ -59,64 +59,14 @@ def add_parser(command):
     p.set_defaults(func=run)
 
 
-class _Progress:
-    """Progress of a long loop on stderr, so stdout stays clean.
-
-    Keras' progress bar on a terminal; otherwise a plain line every tenth.
-    """
-
-    def __init__(self, total, enabled, label="texts"):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.bar = None
-        self.start = time.perf_counter()
-        self.next_line = 0.1
-        if enabled and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
-            import keras
-
-            with contextlib.redirect_stdout(sys.stderr):
-                self.bar = keras.utils.Progbar(total, unit_name=label.rstrip("s"))
-
-    def update(self, done):
-        if self.bar is not None:
-            with contextlib.redirect_stdout(sys.stderr):
-                self.bar.update(done)
-        elif self.enabled and (
-            done >= self.total or done / self.total >= self.next_line
-        ):
-            self.next_line = done / self.total + 0.1
-            print(
-                f"{PROG}: {done}/{self.total} {self.label} "
-                f"({100 * done / self.total:.0f}%, "
-                f"{time.perf_counter() - self.start:.1f} s)",
-                file=sys.stderr,
-            )
-
-
 def run(args):
     import numpy as np
 
     output = check_output(args.output, ".npy")
     texts, _ = read_texts(args.input, args.column)
-    quiet_tensorflow()
-    from ..estimators._estimators import ElmoVectorizer
-
-    start = time.perf_counter()
-    vectorizer = ElmoVectorizer(
-        args.model,
-        initial_state=args.initial_state,
-        layers=args.layers,
-        pooling=args.pooling,
-        mix="average",
-        max_tokens=args.max_tokens,
-        embed_batch_size=args.batch_size,
-    )
-    vectorizer.fit(texts[:1])  # loads the biLM and checks the layers; embeds nothing
-    chunk = max(256, 4 * args.batch_size)
-    progress = _Progress(len(texts), not args.quiet)
-    parts = []
-    for begin in range(0, len(texts), chunk):
-        parts.append(vectorizer.transform(texts[begin : begin + chunk]))
-        progress.update(min(begin + chunk, len(texts)))
+    with quiet_tensorflow():
+        start = time.perf_counter()  # the time after TensorFlow's import
+        vectorizer, parts = _embed(texts, args)
     features = np.concatenate(parts).astype(np.float32, copy=False)
     np.save(output, features)
     if not args.quiet:
@@ -129,3 +79,28 @@ def run(args):
             file=sys.stderr,
         )
     return 0
+
+
+def _embed(texts, args):
+    """The fitted vectorizer and the features of ``texts``, chunk by chunk."""
+    from ..estimators._estimators import ElmoVectorizer
+
+    vectorizer = ElmoVectorizer(
+        args.model,
+        initial_state=args.initial_state,
+        layers=args.layers,
+        pooling=args.pooling,
+        mix="average",
+        max_tokens=args.max_tokens,
+        embed_batch_size=args.batch_size,
+    )
+    vectorizer.fit(texts[:1])  # loads the biLM and checks the layers; embeds nothing
+    chunk = max(256, 4 * args.batch_size)
+    progress = Progress(
+        len(texts), not args.quiet, PROG, unit="texts", stream=sys.stderr
+    )
+    parts = []
+    for begin in range(0, len(texts), chunk):
+        parts.append(vectorizer.transform(texts[begin : begin + chunk]))
+        progress.update(min(begin + chunk, len(texts)))
+    return vectorizer, parts

@@ -2,7 +2,7 @@
 
 import time
 
-from ._tf import quiet_tensorflow
+from .._tf_logging import quiet_tensorflow
 
 
 def add_parser(command):
@@ -20,10 +20,10 @@ def add_parser(command):
 
 
 def run(args):
-    quiet_tensorflow()
-    from ..bilm._hub_export import export_hub_module
+    with quiet_tensorflow():
+        from ..bilm._hub_export import export_hub_module
 
-    start = time.perf_counter()
-    path = export_hub_module(args.source, args.out_dir)
+        start = time.perf_counter()
+        path = export_hub_module(args.source, args.out_dir)
     print(f"wrote a TF Hub module to {path} in {time.perf_counter() - start:.1f} s")
     return 0

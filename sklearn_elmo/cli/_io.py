@@ -23,6 +23,16 @@ def read_texts(path, column=None):
     texts : list of str
     rows : list of dict or None
         The CSV rows, for CSV input.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from sklearn_elmo.cli._io import read_texts
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
+    >>> _ = path.write_text("id,text\\n1,A cat.\\n2,A dog.\\n", "utf-8")
+    >>> texts, rows = read_texts(path)
+    >>> texts, rows[1]["id"]
+    (['A cat.', 'A dog.'], '2')
     """
     if path == "-":
         content = sys.stdin.read()
@@ -59,6 +69,7 @@ def read_texts(path, column=None):
 
 
 def check_output(path, suffix=None):
+    """``path`` as a Path, if a file can be written there (and ends in ``suffix``)."""
     path = Path(path)
     if path.is_dir():
         raise CliError(f"{path}: is a directory, expected a file name")
@@ -96,6 +107,7 @@ def load_model_file(path):
 
 
 def elmo_steps(model):
+    """The ELMo estimators of ``model``: itself, or its pipeline's ELMo steps."""
     from ..estimators._base import ElmoBase
 
     if isinstance(model, ElmoBase):

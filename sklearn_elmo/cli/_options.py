@@ -31,7 +31,14 @@ class Formatter(argparse.HelpFormatter):
 
 
 def parse_layers(value):
-    """ "all", "top", or comma-separated ints ("0,2", "-1")."""
+    """``--layers``: "all", "top", or comma-separated ints ("0,2", "-1").
+
+    Examples
+    --------
+    >>> from sklearn_elmo.cli._options import parse_layers
+    >>> parse_layers("top"), parse_layers("-1"), parse_layers("0,2")
+    ('top', -1, [0, 2])
+    """
     value = value.strip()
     if value in ("all", "top"):
         return value
@@ -45,6 +52,7 @@ def parse_layers(value):
 
 
 def parse_max_tokens(value):
+    """``--max-tokens``: a positive int, or "none" for None."""
     if value.strip().lower() == "none":
         return None
     try:
@@ -59,6 +67,7 @@ def parse_max_tokens(value):
 
 
 def positive_int(value):
+    """An int of at least 1, for counts such as ``--epochs``."""
     try:
         number = int(value)
     except ValueError:
@@ -69,6 +78,7 @@ def positive_int(value):
 
 
 def add_bilm_options(parser, default=DEFAULT_HANDLE):
+    """``--model`` (the biLM source) and ``--initial-state``."""
     parser.add_argument(
         "--model",
         default=default,
@@ -86,6 +96,7 @@ def add_bilm_options(parser, default=DEFAULT_HANDLE):
 
 
 def add_layer_options(parser):
+    """``--layers`` and ``--pooling``."""
     parser.add_argument(
         "--layers",
         type=parse_layers,

@@ -6,7 +6,14 @@ from ._errors import CliError
 
 
 def split_values(text):
-    """Split on commas outside brackets and quotes: "[0,1],all" -> ["[0,1]", "all"]."""
+    """Split on commas outside brackets and quotes.
+
+    Examples
+    --------
+    >>> from sklearn_elmo.cli._params import split_values
+    >>> split_values("all, [0,2], 'a,b'")
+    ['all', '[0,2]', "'a,b'"]
+    """
     parts, depth, quote, current = [], 0, None, []
     for char in text:
         if quote:
@@ -27,7 +34,14 @@ def split_values(text):
 
 
 def parse_value(text):
-    """A parameter value: JSON if it parses (1, 0.5, [0, 2], true, null), else a str."""
+    """A parameter value: JSON if it parses (1, 0.5, [0, 2], true, null), else a str.
+
+    Examples
+    --------
+    >>> from sklearn_elmo.cli._params import parse_value
+    >>> parse_value("[0, 2]"), parse_value("true"), parse_value("mean_max")
+    ([0, 2], True, 'mean_max')
+    """
     try:
         return json.loads(text)
     except ValueError:
@@ -35,6 +49,7 @@ def parse_value(text):
 
 
 def name_value(text, option):
+    """``(name, value)`` of a ``NAME=VALUE`` given to ``option``, stripped."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value.strip():
         raise CliError(f"{option} expects NAME=VALUE, got {text!r}")
@@ -42,7 +57,17 @@ def name_value(text, option):
 
 
 def param_key(estimator, name):
-    """``name`` as a parameter of ``estimator``; bare names reach a pipeline's steps."""
+    """``name`` as a parameter of ``estimator``; bare names reach a pipeline's steps.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_elmo.cli._params import param_key
+    >>> param_key(make_pipeline(StandardScaler(), LogisticRegression()), "C")
+    'logisticregression__C'
+    """
     valid = [k for k in estimator.get_params(deep=True) if k != "steps"]
     if name in valid:
         return name

@@ -3,9 +3,9 @@
 import csv
 import sys
 
+from .._tf_logging import quiet_tensorflow
 from ._errors import PROG, CliError
 from ._io import check_output, elmo_steps, load_model_file, read_texts
-from ._tf import quiet_tensorflow
 
 _HELP = """\
 Predict with a model saved by 'train': a joblib file, or an archive from
@@ -62,11 +62,11 @@ def run(args):
             )
         for step in steps:
             step.set_params(model=args.bilm)
-    quiet_tensorflow()
-    predictions = np.asarray(model.predict(texts))
-    proba = None
-    if args.proba and hasattr(model, "predict_proba") and predictions.ndim == 1:
-        proba = np.asarray(model.predict_proba(texts))
+    with quiet_tensorflow():
+        predictions = np.asarray(model.predict(texts))
+        proba = None
+        if args.proba and hasattr(model, "predict_proba") and predictions.ndim == 1:
+            proba = np.asarray(model.predict_proba(texts))
     header = ["text"]
     if predictions.ndim == 1:
         header.append("label" if hasattr(model, "classes_") else "prediction")

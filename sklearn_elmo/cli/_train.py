@@ -3,11 +3,11 @@ cross-validated scores or a grid search."""
 
 import time
 
+from .._tf_logging import quiet_tensorflow
 from ._errors import CliError
 from ._io import check_output, read_texts
 from ._options import add_bilm_options, add_layer_options, positive_int
 from ._params import name_value, param_key, parse_value, split_values
-from ._tf import quiet_tensorflow
 
 _HELP = """\
 Train an ELMo model on a CSV file with a header row, print its cross-validated
@@ -147,7 +147,6 @@ def _build_estimator(args):
 
 
 def run(args):
-    import joblib
     import numpy as np
 
     output = check_output(args.output)
@@ -174,7 +173,15 @@ def run(args):
             ) from None
     else:
         y = np.asarray(labels, dtype=object)
-    quiet_tensorflow()
+    with quiet_tensorflow():
+        return _fit_and_save(args, texts, y, output)
+
+
+def _fit_and_save(args, texts, y, output):
+    """Cross-validate or grid-search, refit on all texts, save; print as it goes."""
+    import joblib
+    import numpy as np
+
     estimator, grid = _build_estimator(args)
 
     from sklearn.model_selection import (
