@@ -16,8 +16,6 @@ accepts (a bilm-tf / AllenNLP / NLPL weights directory, a TF Hub handle or
 module directory) to run the same demo with a real ELMo.
 """
 
-import contextlib
-import logging
 import os
 import shutil
 import sys
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ._paths import cache_root
+from ._tf_logging import quiet_tensorflow
 
 __all__ = ["NEW_TEXTS", "default_work_dir", "run_demo"]
 
@@ -108,18 +107,6 @@ def _layer_weights(estimator):
     )
 
 
-@contextlib.contextmanager
-def _quiet_tensorflow_logger():
-    """Hide TensorFlow's Python warnings (e.g. about tf.function retracing)."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def run_demo(
     model=None,
     *,
@@ -134,6 +121,9 @@ def run_demo(
     out=None,
 ):
     """Run the demo: baseline, two grid searches, save, reload, predict.
+
+    TensorFlow's start-up messages and Python warnings are hidden while it
+    runs, unless ``TF_CPP_MIN_LOG_LEVEL`` is set below 2.
 
     Parameters
     ----------
@@ -184,7 +174,9 @@ def run_demo(
     >>> sorted(summary["scores"])  # doctest: +SKIP
     ['classifier', 'pipeline', 'tfidf']
     """
-    with _quiet_tensorflow_logger():
+    if size not in _SIZE_NOTES:  # before TensorFlow's import
+        raise ValueError(f"size must be one of {sorted(_SIZE_NOTES)}, got {size!r}")
+    with quiet_tensorflow():
         return _run_demo(
             model,
             size=size,
@@ -224,8 +216,6 @@ def _run_demo(
 
     out = sys.stdout if out is None else out
     start = time.perf_counter()
-    if size not in _SIZE_NOTES:
-        raise ValueError(f"size must be one of {sorted(_SIZE_NOTES)}, got {size!r}")
     work_dir = default_work_dir() if work_dir is None else Path(work_dir)
     output = work_dir / "demo-model.joblib" if output is None else Path(output)
 

@@ -166,7 +166,28 @@ def test_embed_text_file_matches_the_vectorizer(
     expected = ElmoVectorizer(tiny_model, mix="average").fit(texts).transform(texts)
     np.testing.assert_allclose(features, expected, rtol=1e-6, atol=1e-7)
     err = capsys.readouterr().err
-    assert "3/3 texts" in err and f"wrote 3 x 32 float32 features to {out}" in err
+    assert "[sklearn-elmo] 3/3 texts" in err
+    assert f"wrote 3 x 32 float32 features to {out}" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_embed_progress_on_a_terminal_is_the_package_reporter(
+    tiny_model, texts_txt, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    out = tmp_path / "features.npy"
+    argv = ["embed", str(texts_txt), "-o", str(out), "--model", str(tiny_model)]
+    assert main(argv) == 0
+    progress, summary = sys.stderr.getvalue().split("\n", 1)
+    # Redrawn in place with a carriage return, finished with a newline.
+    assert progress.startswith("\r[sklearn-elmo] 3/3 texts [") and progress.endswith(
+        " elapsed"
+    )
+    assert summary.startswith("sklearn-elmo: wrote 3 x 32 float32 features")
 
 
 def test_embed_csv_column_with_layers_and_pooling(
@@ -459,9 +480,11 @@ def test_python_m_embed_in_a_subprocess(tiny_model, texts_txt, tmp_path):
     assert result.returncode == 0, result.stderr
     assert np.load(out).shape == (3, 32)
     assert result.stdout == ""
-    # Only our own lines: TensorFlow's C++ start-up chatter is hidden.
+    # Only our own lines (progress and summary): TensorFlow's C++ start-up
+    # chatter is hidden.
     lines = result.stderr.strip().splitlines()
-    assert lines and all(line.startswith("sklearn-elmo: ") for line in lines), (
+    assert lines[0].startswith("[sklearn-elmo] 3/3 texts"), result.stderr
+    assert lines[1:] and all(line.startswith("sklearn-elmo: ") for line in lines[1:]), (
         result.stderr
     )
 
