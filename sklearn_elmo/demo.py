@@ -210,7 +210,7 @@ def _run_demo(
     from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
     from sklearn.pipeline import Pipeline, make_pipeline
 
-    from .bilm._model import load_bilm
+    from .bilm import load_bilm
     from .datasets import load_topics
     from .estimators import ElmoClassifier, ElmoVectorizer
 

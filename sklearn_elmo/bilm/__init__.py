@@ -4,18 +4,12 @@ Imports nothing from the layers above it (features, head, estimators,
 persistence, cli).
 """
 
-from ._model import (
-    FINGERPRINT_PROTOCOL,
-    INITIAL_STATE_OPTIONS,
-    INITIAL_STATES,
-    Bilm,
-    clear_bilm_cache,
-    clear_token_caches,
-    load_bilm,
-    resolve_initial_state,
-    warmup_sentences,
-)
+from ._load import INITIAL_STATE_OPTIONS, load_bilm, resolve_initial_state
+from ._model import FINGERPRINT_PROTOCOL, Bilm
+from ._protocol import INITIAL_STATES, BilmBackend
+from ._registry import clear_bilm_cache, clear_token_caches
 from ._sources import DEFAULT_HANDLE, is_hub_source
+from ._warmup import warmup_sentences
 
 __all__ = [
     "DEFAULT_HANDLE",
@@ -23,6 +17,7 @@ __all__ = [
     "INITIAL_STATES",
     "INITIAL_STATE_OPTIONS",
     "Bilm",
+    "BilmBackend",
     "clear_bilm_cache",
     "clear_token_caches",
     "is_hub_source",

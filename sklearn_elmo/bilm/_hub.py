@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._protocol import batch_token_budget
 from ._sources import is_hub_handle
 
 # Seconds to wait for a handle's server before declaring it unreachable;
@@ -206,10 +207,10 @@ class HubBackend:
     the state it was given.
     """
 
+    initial_states = ("zeros",)
+
     def __init__(self, path, source):
         import tensorflow_hub as hub
-
-        from ._model import _BATCH_ACTIVATION_BYTES
 
         self.path = path
         self.source = source
@@ -250,8 +251,7 @@ class HubBackend:
         self.dim = int(dim)
         # Published biLMs have LSTM cells 4x the output width: budget the
         # batch like the native engine does for the same model.
-        per_token = 2 * 4 * (4 * self.dim) * 4
-        self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
+        self.max_batch_tokens = batch_token_budget(4 * self.dim)
         self.digest = module_digest(path)
 
     def _call(self, sentences):
@@ -275,17 +275,17 @@ class HubBackend:
     def round_batch(self, n_rows):
         return n_rows  # the module runs any row count equally well
 
+    def clear_token_cache(self):
+        pass  # the module keeps no token embeddings between calls
+
     def embed_batches(self, batches, initial_state):
-        if initial_state != "zeros":
-            self.warm_state()  # raises: the module takes no initial state
+        if initial_state not in self.initial_states:
+            raise ValueError(
+                f"{self.source}: a TF Hub module has no initial-state input; use "
+                'initial_state="auto" or "zeros"'
+            )
         for batch in batches:
             yield self.run(batch, ())[0]
-
-    def warm_state(self):
-        raise ValueError(
-            f"{self.source}: a TF Hub module has no initial-state input; use "
-            'initial_state="auto" or "zeros"'
-        )
 
     def run(self, sentences, state):
         n = len(sentences)
@@ -308,28 +308,3 @@ class HubBackend:
         mask = np.arange(width)[None, :] < lengths[:, None]
         layers *= mask[:, None, :, None]
         return layers, state
-
-
-def load_hub_bilm(source, initial_state):
-    """``load_bilm`` for TF Hub handles and module directories (shared per process)."""
-    from ._model import _CACHE, _CACHE_LOCK, Bilm
-
-    if initial_state != "zeros":
-        raise ValueError(
-            f"{source}: initial_state={initial_state!r} is not available for a TF "
-            "Hub module: the module runs its LSTM from a zero state and takes no "
-            'initial state. Pass initial_state="auto" (the default) or "zeros".'
-        )
-    path = resolve_hub_source(source)
-    key = module_identity(path)
-    with _CACHE_LOCK:
-        loaded = _CACHE.get(key)
-        if loaded is None:
-            backend = HubBackend(path, str(source))
-            loaded = _CACHE[key] = {"backend": backend, "modes": {}}
-        bilm = loaded["modes"].get(initial_state)
-        if bilm is None:
-            bilm = loaded["modes"][initial_state] = Bilm(
-                loaded["backend"], initial_state, str(source)
-            )
-        return bilm

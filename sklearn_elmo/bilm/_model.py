@@ -1,33 +1,21 @@
-"""Load a pretrained ELMo biLM and embed tokenized sentences.
+""":class:`Bilm`: a frozen biLM behind any backend, embedding tokenized sentences.
 
-:func:`load_bilm` is the entry point; it returns a :class:`Bilm`, shared per
-process per source and initial-state mode.
+Sentences are checked, sorted by length and cut into batches here; the
+backend (:class:`~sklearn_elmo.bilm._protocol.BilmBackend`) runs them.
+:func:`~sklearn_elmo.bilm.load_bilm` creates and shares them.
 """
 
-import collections
 import hashlib
 import json
 import threading
-from importlib import resources
 
 import numpy as np
 
-from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
-from ._sources import is_hub_source, resolve_weight_files
-from ._weights import read_weight_files
+from ._warmup import warmup_sentences
 
-INITIAL_STATES = ("warm", "zeros", "carry")
-# What ``initial_state`` accepts: a state, or "auto" (see resolve_initial_state).
-INITIAL_STATE_OPTIONS = ("auto",) + INITIAL_STATES
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
-# Largest input-projection activation a batch may allocate; sets the token budget.
-_BATCH_ACTIVATION_BYTES = 1024 * 2**20
 
 
-def warmup_sentences():
-    """The bundled warm-up text: tokenized English sentences, one per line."""
-    text = resources.files("sklearn_elmo").joinpath("data/warmup.txt").read_text("utf-8")
-    return [line.split(" ") for line in text.splitlines() if line.strip()]
 
 
 def _check_sentences(sentences):
@@ -69,177 +57,8 @@ def _check_batch_size(batch_size):
     return int(batch_size)
 
 
-class _WeightFilesBackend:
-    """A biLM from bilm-tf weight files, loaded once per process.
-
-    The backend protocol :class:`Bilm` relies on: ``n_layers``, ``dim``,
-    ``max_batch_tokens``, ``digest`` (hex, over everything that determines the
-    outputs), ``round_batch(n)`` (the largest row count <= n the backend runs
-    efficiently), ``embed_batches(batches, initial_state)`` (layers of each
-    batch of sentences, every sentence starting from the "zeros" or "warm"
-    state), and for carried state ``zero_state(n_rows)`` and
-    ``run(sentences, state) -> (layers, final_state)``, where ``state`` is a
-    tuple of arrays with rows on axis 2. ``layers`` are
-    ``(n, n_layers, max_len, dim)`` float32 with padding zeroed.
-    """
-
-    # Distinct tokens whose embeddings are kept at once while embedding.
-    max_table_tokens = 65536
-    # Bytes of context-independent token embeddings kept across calls.
-    token_cache_bytes = 128 * 2**20
-
-    def __init__(self, files):
-        from ._engine import BilmGraph  # keeps TensorFlow out of import time
-
-        self.files = files
-        self.options, weights = read_weight_files(files)
-        self.digest = _weights_digest(self.options, weights)
-        self.graph = BilmGraph(self.options, weights)
-        self.n_layers = 1 + self.options.n_lstm_layers
-        self.dim = self.options.output_dim
-        per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
-        self.max_batch_tokens = max(256, _BATCH_ACTIVATION_BYTES // per_token)
-        self._start_states = {}
-        self._lock = threading.Lock()
-        # token -> its embedding (char CNN, highway, projection): a pure
-        # function of the token, so calls that share vocabulary (streamed
-        # chunks, the folds of a grid search) run the CNN once per token.
-        self._token_cache = collections.OrderedDict()
-        self._token_cache_rows = max(
-            1, self.token_cache_bytes // (4 * self.options.projection_dim)
-        )
-        self._token_cache_lock = threading.Lock()
-
-    def round_batch(self, n_rows):
-        return self.graph.round_batch(n_rows)
-
-    def zero_state(self, n_rows):
-        return self.graph.zero_state(n_rows)
-
-    def _padded(self, sentences, state):
-        """Pad a batch with empty rows to a row count XLA has compiled."""
-        missing = self.graph.pad_rows(len(sentences)) - len(sentences)
-        if missing == 0:
-            return sentences, state
-        state = tuple(
-            np.concatenate([s, z], axis=2) for s, z in zip(state, self.zero_state(missing))
-        )
-        return list(sentences) + [[]] * missing, state
-
-    def run(self, sentences, state):
-        """Run sentences with their boundary tokens from ``state`` (carried state)."""
-        n = len(sentences)
-        sentences, state = self._padded(sentences, state)
-        unique_ids, index, lengths = batch_to_unique_ids(sentences)
-        table = self.graph.token_table(unique_ids)
-        layers, c, h = self.graph.run(table, index, lengths, *state)
-        return layers.numpy()[:n], (c.numpy()[:, :, :n], h.numpy()[:, :, :n])
-
-    def _initial_state(self, initial_state):
-        if initial_state == "zeros":
-            return self.zero_state(1)
-        # The state left by reading the warm-up text with carried state.
-        state = self.zero_state(1)
-        for sentence in warmup_sentences():
-            _, state = self.run([sentence], state)
-        return state
-
-    def start_state(self, initial_state):
-        """State after each direction has read its first boundary token.
-
-        Every sentence starts with ``<S>`` (forward) and ``</S>`` (backward)
-        from the same initial state, so that first step is the same for all
-        sentences and is computed once; the last boundary step only feeds
-        outputs that are dropped and a final state that is not kept. Pure
-        modes therefore run the LSTM over the real tokens alone.
-        """
-        with self._lock:
-            if initial_state not in self._start_states:
-                state = self._initial_state(initial_state)
-                table = self.graph.token_table(np.stack([BOS_IDS, EOS_IDS]))
-                one = np.ones(1, np.int32)
-                _, c_fw, h_fw = self.graph.run_inner(table, [[1]], one, *state)
-                _, c_bw, h_bw = self.graph.run_inner(table, [[2]], one, *state)
-                c, h = c_fw.numpy(), h_fw.numpy()
-                c[:, 1], h[:, 1] = c_bw.numpy()[:, 1], h_bw.numpy()[:, 1]
-                self._start_states[initial_state] = (c, h)
-            return self._start_states[initial_state]
-
-    def embed_batches(self, batches, initial_state):
-        start = self.start_state(initial_state)
-        group, rows = [], {}
-        for batch in batches:
-            group.append(batch)
-            for sentence in batch:
-                for token in sentence:
-                    rows.setdefault(token, len(rows))
-            if len(rows) >= self.max_table_tokens:
-                yield from self._embed_group(group, rows, start)
-                group, rows = [], {}
-        if group:
-            yield from self._embed_group(group, rows, start)
-
-    def clear_token_cache(self):
-        with self._token_cache_lock:
-            self._token_cache.clear()
-
-    def _token_table(self, tokens):
-        """Embeddings of distinct ``tokens`` as rows 1.. of a table (row 0 zeros)."""
-        vectors = [None] * len(tokens)
-        with self._token_cache_lock:
-            cache = self._token_cache
-            for i, token in enumerate(tokens):
-                vector = cache.get(token)
-                if vector is not None:
-                    cache.move_to_end(token)
-                    vectors[i] = vector
-        missing = [i for i, vector in enumerate(vectors) if vector is None]
-        if missing:
-            ids = np.array([token_to_ids(tokens[i]) for i in missing], np.int32)
-            computed = self.graph.token_table(ids.reshape(-1, 50)).numpy()[1:]
-            with self._token_cache_lock:
-                for i, vector in zip(missing, computed, strict=True):
-                    vectors[i] = vector
-                    self._token_cache[tokens[i]] = vector.copy()  # not a view
-                while len(self._token_cache) > self._token_cache_rows:
-                    self._token_cache.popitem(last=False)
-        import tensorflow as tf
-
-        table = np.empty((len(tokens) + 1, self.options.projection_dim), np.float32)
-        table[0] = 0.0
-        if tokens:
-            table[1:] = vectors
-        return tf.constant(table)  # once, not at every batch
-
-    def _embed_group(self, group, rows, start):
-        """Embed batches sharing one table of their distinct tokens' embeddings."""
-        table = self._token_table(list(rows))
-        for batch in group:
-            n = len(batch)
-            width = max((len(s) for s in batch), default=0)
-            if width == 0:
-                yield np.zeros((n, self.n_layers, 0, self.dim), np.float32)
-                continue
-            state = tuple(np.repeat(s, n, axis=2) for s in start)
-            batch, state = self._padded(batch, state)
-            index = np.zeros((len(batch), width), np.int32)
-            for i, sentence in enumerate(batch):
-                index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
-            lengths = np.array([len(s) for s in batch], np.int32)
-            layers, _, _ = self.graph.run_inner(table, index, lengths, *state)
-            yield np.asarray(layers)[:n]  # a read-only view: no copy
 
 
-def _weights_digest(options, weights):
-    digest = hashlib.sha256()
-    canonical = options.to_dict()
-    canonical["char_cnn"]["n_characters"] = 262  # 261 and 262 run identically
-    digest.update(json.dumps(canonical, sort_keys=True).encode())
-    for name in sorted(weights):
-        array = np.ascontiguousarray(weights[name], dtype="<f4")
-        digest.update(f"{name}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
 
 
 class Bilm:
@@ -407,112 +226,11 @@ def _mask(lengths, width):
     return np.arange(width)[None, :] < np.asarray(lengths)[:, None]
 
 
-_CACHE = {}
-_CACHE_LOCK = threading.Lock()
 
 
-def resolve_initial_state(source, initial_state="auto"):
-    """The initial state ``load_bilm(source, initial_state)`` runs with.
-
-    "auto" is "zeros" for TF Hub modules (the only state they take: they
-    have no state input) and "warm" for weight files; other values are
-    returned unchanged after validation.
-
-    Examples
-    --------
-    >>> from sklearn_elmo.bilm import resolve_initial_state
-    >>> resolve_initial_state("https://tfhub.dev/google/elmo/3")
-    'zeros'
-    >>> resolve_initial_state("path/to/elmo"), resolve_initial_state("x", "carry")
-    ('warm', 'carry')
-    """
-    if not isinstance(initial_state, str) or initial_state not in INITIAL_STATE_OPTIONS:
-        raise ValueError(
-            f"initial_state must be one of {INITIAL_STATE_OPTIONS}, got "
-            f"{initial_state!r}"
-        )
-    if initial_state != "auto":
-        return initial_state
-    return "zeros" if is_hub_source(source) else "warm"
 
 
-def load_bilm(source, initial_state="auto"):
-    """Load an ELMo biLM, sharing one copy per process per source.
-
-    Parameters
-    ----------
-    source : str or path-like
-        A directory holding a bilm-tf ``options.json`` and a weights
-        ``.hdf5`` file (the AllenNLP and NLPL published layouts; among several
-        ``.hdf5`` files the one holding biLM weights is used), the path of the
-        options or weights file, or an NLPL repository ``.zip`` archive (read
-        in place, without unpacking). Or a TF Hub ELMo module: a handle
-        (``https://tfhub.dev/google/elmo/3``, a Kaggle URL; cached in
-        ``TFHUB_CACHE_DIR``) or a local module directory (see docs/hub.md).
-    initial_state : {"auto", "warm", "zeros", "carry"}, default="auto"
-        LSTM state each sentence starts from. "auto": "warm" for weight
-        files, "zeros" for TF Hub modules (their own, and only, state).
-        "warm": a fixed state per model, left by reading a bundled warm-up
-        text with carried state (outputs are a pure function of each
-        sentence). "zeros": a zero state (also pure). "carry": the original
-        implementation's behaviour; each call is one batch and row k
-        continues from row k's state after the previous call. A TF Hub
-        module takes "auto" or "zeros" only.
-
-    Returns
-    -------
-    Bilm
-        Its ``initial_state`` is the resolved state ("auto" never remains).
-        Shared for "warm" and "zeros"; a new object (sharing the weights) for
-        "carry", whose state belongs to its caller.
-
-    Raises
-    ------
-    ValueError
-        If the source is missing, ambiguous or malformed; the message names
-        the file and the problem.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from sklearn_elmo import load_bilm
-    >>> from sklearn_elmo.testing import make_random_bilm
-    >>> bilm = load_bilm(make_random_bilm(tempfile.mkdtemp()))
-    >>> bilm.n_layers, bilm.dim, bilm.initial_state
-    (3, 32, 'warm')
-    """
-    initial_state = resolve_initial_state(source, initial_state)
-    if is_hub_source(source):
-        from ._hub import load_hub_bilm  # keeps tensorflow_hub out of import time
-
-        return load_hub_bilm(source, initial_state)
-    files = resolve_weight_files(source)
-    key = files.identity()
-    with _CACHE_LOCK:
-        loaded = _CACHE.get(key)
-        if loaded is None:
-            loaded = _CACHE[key] = {"backend": _WeightFilesBackend(files), "modes": {}}
-        if initial_state == "carry":
-            return Bilm(loaded["backend"], initial_state, str(source))
-        bilm = loaded["modes"].get(initial_state)
-        if bilm is None:
-            bilm = loaded["modes"][initial_state] = Bilm(
-                loaded["backend"], initial_state, str(source)
-            )
-        return bilm
 
 
-def clear_bilm_cache():
-    """Drop every biLM this process has loaded (they reload on next use)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
 
 
-def clear_token_caches():
-    """Forget the token embeddings kept by every loaded biLM (for cold timings)."""
-    with _CACHE_LOCK:
-        backends = [loaded["backend"] for loaded in _CACHE.values()]
-    for backend in backends:
-        clear = getattr(backend, "clear_token_cache", None)  # TF Hub: none kept
-        if clear is not None:
-            clear()
