@@ -8,6 +8,8 @@ training sentences once (through the embedding cache); a per-token network
 tagging head.
 """
 
+from typing import ClassVar
+
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import _fit_context
@@ -31,7 +33,6 @@ from ._token_features import (
     check_sentences,
     check_tag_sequences,
     embed_sentences,
-    flat_tags,
 )
 
 __all__ = ["ElmoTagger"]
@@ -288,7 +289,7 @@ class ElmoTagger(TokenEstimator):
     ['B-LOC', 'B-PER', 'O']
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **_TOKEN_EMBEDDING_CONSTRAINTS,
         **_TOKEN_TRAINING_CONSTRAINTS,
         **_CLASS_WEIGHT_CONSTRAINT,
@@ -378,7 +379,9 @@ class ElmoTagger(TokenEstimator):
         if network is None:
             from ._tagger_network import TaggerNetwork, TaggerSpec
 
-            network = TaggerNetwork(TaggerSpec(**self._network_spec), self.network_weights_)
+            network = TaggerNetwork(
+                TaggerSpec(**self._network_spec), self.network_weights_
+            )
             self._network_cache = network
         return network
 
@@ -419,8 +422,9 @@ class ElmoTagger(TokenEstimator):
         y_pred : list of list
             Per sentence, one label of ``classes_`` per token.
         """
+        logits = self._logits(X)  # checks that the tagger is fitted
         labels = self.classes_.tolist()
-        return [[labels[k] for k in np.argmax(z, axis=1)] for z in self._logits(X)]
+        return [[labels[k] for k in np.argmax(z, axis=1)] for z in logits]
 
     def score(self, X, y, sample_weight=None):
         """Token accuracy of :meth:`predict` on X against y.
@@ -451,4 +455,3 @@ class ElmoTagger(TokenEstimator):
         if not weights.sum() > 0:
             raise ValueError("The weights of the scored tokens are all zero.")
         return float(np.average(correct, weights=weights))
-

@@ -104,7 +104,9 @@ def initial_weights(model, seed):
         elif path.endswith("recurrent_kernel"):
             value = keras.initializers.Orthogonal(seed=int(s))(shape, dtype="float32")
         elif path.endswith("kernel"):
-            value = keras.initializers.GlorotUniform(seed=int(s))(shape, dtype="float32")
+            value = keras.initializers.GlorotUniform(seed=int(s))(
+                shape, dtype="float32"
+            )
         elif path.endswith("bias"):
             value = np.zeros(shape, np.float32)
             if "lstm_cell" in path:  # gates i, f, c, o: the forget gate starts open
@@ -310,7 +312,9 @@ def train_tagger(
             penalty = template.penalty()
             history["loss"].append(total / n_train_tokens + penalty)
             history["score"].append(correct / max(counted, 1))
-            message = f"loss {history['loss'][-1]:.4f}, accuracy {history['score'][-1]:.4f}"
+            message = (
+                f"loss {history['loss'][-1]:.4f}, accuracy {history['score'][-1]:.4f}"
+            )
             if val_index is not None:
                 total, correct, counted = 0.0, 0, 0
                 for index in _inference_batches(spec, features, val_index):

@@ -167,7 +167,11 @@ def check_tag_sequences(y, lengths, estimator_name, *, input_name="y"):
                 f"{_describe(sequence)} ({sequence!r:.40}). {input_name} must be "
                 f"{what}."
             )
-        labels = list(sequence) if not isinstance(sequence, np.ndarray) else sequence.tolist()
+        labels = (
+            list(sequence)
+            if not isinstance(sequence, np.ndarray)
+            else sequence.tolist()
+        )
         if len(labels) != length:
             raise ValueError(
                 f"{input_name}[{i}] has {len(labels)} labels but sentence X[{i}] has "
@@ -176,7 +180,9 @@ def check_tag_sequences(y, lengths, estimator_name, *, input_name="y"):
         for j, label in enumerate(labels):
             if isinstance(label, str):
                 kinds.add("str")
-            elif isinstance(label, Integral) and not isinstance(label, (bool, np.bool_)):
+            elif isinstance(label, Integral) and not isinstance(
+                label, (bool, np.bool_)
+            ):
                 kinds.add("int")
                 labels[j] = int(label)
             else:
@@ -254,14 +260,6 @@ def embed_sentences(
     )
 
 
-def flat_tags(sequences, classes_index):
-    """Label sequences as one int32 array of class indices, sentence after sentence."""
-    flat = [label for sequence in sequences for label in sequence]
-    return np.fromiter(
-        (classes_index[label] for label in flat), dtype=np.int32, count=len(flat)
-    )
-
-
 # -- stacking ---------------------------------------------------------------------
 
 
@@ -327,7 +325,9 @@ def stack_tokens(sequences):
     if two_d:
         widths = {a.shape[1] for a in arrays if a.ndim == 2}
         if len(widths) > 1:
-            raise ValueError(f"The sentences' token rows differ in width: {sorted(widths)}.")
+            raise ValueError(
+                f"The sentences' token rows differ in width: {sorted(widths)}."
+            )
         width = widths.pop()
         arrays = [a.reshape(0, width) if a.size == 0 else a for a in arrays]
     else:

@@ -1,5 +1,7 @@
 """ElmoTokenVectorizer: ELMo vectors per token, for sentences or texts."""
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
@@ -118,7 +120,7 @@ validation_fraction, n_iter_no_change, class_weight, random_state
     """
 
     _allow_texts = True
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         **_TOKEN_EMBEDDING_CONSTRAINTS,
         **_TOKEN_TRAINING_CONSTRAINTS,
         **_CLASS_WEIGHT_CONSTRAINT,
@@ -248,9 +250,9 @@ validation_fraction, n_iter_no_change, class_weight, random_state
 
     def _transform(self, sentences):
         weights = self.network_weights_
-        mix = (
-            float(weights["scalar_mix/gamma"]) * self.mix_weights_
-        ).astype(np.float32)
+        mix = (float(weights["scalar_mix/gamma"]) * self.mix_weights_).astype(
+            np.float32
+        )
         out = []
         for _, features in self._iter_features(sentences):
             tokens = features.tokens

@@ -86,7 +86,9 @@ def _checked(y_true, y_pred, scheme):
     options = {"zero_division": 0}
     if scheme is not None:
         if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be None or one of {SCHEMES}, got {scheme!r}.")
+            raise ValueError(
+                f"scheme must be None or one of {SCHEMES}, got {scheme!r}."
+            )
         options.update(mode="strict", scheme=getattr(seqeval.scheme, scheme))
     return seqeval.metrics, y_true, y_pred, options
 
