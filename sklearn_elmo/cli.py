@@ -1,7 +1,8 @@
 """The ``sklearn-elmo`` command line (also ``python -m sklearn_elmo``).
 
-Subcommands: ``demo``, ``embed``, ``train``, ``predict``, ``export-hub`` and
-``make-random-model``; ``sklearn-elmo COMMAND --help`` describes each. Errors
+Subcommands: ``demo``, ``embed``, ``train``, ``predict``, ``export-hub``,
+``make-random-model``, ``train-tagger`` and ``tag`` (the last two in
+``_cli_tagger``); ``sklearn-elmo COMMAND --help`` describes each. Errors
 in the input (missing files, bad columns, malformed models or parameters)
 print one line, ``sklearn-elmo: error: <message>``, to stderr and exit with
 status 2, like argparse's usage errors.
@@ -889,6 +890,12 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0, help="same seed, same weights")
     p.set_defaults(func=cmd_make_random_model)
+
+    # The tagger's commands live in their own module, which imports this
+    # one's helpers; imported here so that importing cli stays one-way.
+    from ._cli_tagger import add_tagger_commands
+
+    add_tagger_commands(command)
     return parser
 
 
