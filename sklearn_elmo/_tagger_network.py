@@ -216,6 +216,30 @@ def tagger_template(spec):
         return template
 
 
+# Sentences per pool sorted by length before it is cut into batches.
+_BUCKET_BATCHES = 32
+
+
+def epoch_batches(order, lengths, batch_size, rng):
+    """Cut a shuffled ``order`` into batches of sentences of similar length.
+
+    Padding to a batch's longest sentence costs compute in every layer, and
+    random batches pad to about twice the mean length. So consecutive pools
+    of ``_BUCKET_BATCHES`` batches of the shuffled order are each sorted by
+    length and cut, and the batches are shuffled: which sentences meet and
+    the order of the steps stay random (and seeded).
+    """
+    pool = batch_size * _BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(
+            chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)
+        )
+    return [batches[k] for k in rng.permutation(len(batches))]
+
+
 def _accuracy(logits, y, mask):
     real = mask.sum()
     if real == 0:
@@ -255,7 +279,8 @@ def train_tagger(
         mean of one over the training tokens.
     train_index, val_index : ndarray of int
         Sentences trained on and, if given, held out for early stopping.
-    epochs, batch_size, learning_rate : training schedule (batches of sentences).
+    epochs, batch_size, learning_rate : training schedule (batches of sentences,
+        of similar lengths: :func:`epoch_batches`).
     n_iter_no_change : int
         With ``val_index``: stop after this many epochs without a lower
         validation loss and keep the best epoch's weights.
@@ -301,10 +326,8 @@ def train_tagger(
         for epoch in range(epochs):
             order = train_index[rng.permutation(len(train_index))]
             total, correct, counted = 0.0, 0, 0
-            for start in range(0, len(order), batch_size):
-                loss_sum, logits, y, mask = run(
-                    template.train_step, order[start : start + batch_size]
-                )
+            for index in epoch_batches(order, features.n_tokens, batch_size, rng):
+                loss_sum, logits, y, mask = run(template.train_step, index)
                 total += loss_sum
                 hits, real = _accuracy(logits, y, mask)
                 correct, counted = correct + hits, counted + real
