@@ -55,14 +55,6 @@ class TokenEstimator(ElmoBase):
 
     _allow_texts = False  # whether str elements of X are texts to tokenize
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = False
-        tags.input_tags.one_d_array = False
-        tags.input_tags.two_d_array = False
-        tags.non_deterministic = False
-        return tags
-
     def _sentences(self, X):
         return check_sentences(
             X,

@@ -157,18 +157,6 @@ class _Template:
             return tf.reduce_sum(w * losses)
 
         @tf.function(input_signature=inputs + targets, autograph=False)
-        def train_step(layers, mask, y, w):
-            n_real = tf.maximum(tf.reduce_sum(tf.cast(mask, tf.float32)), 1.0)
-            with tf.GradientTape() as tape:
-                logits = model({"layers": layers, "mask": mask}, training=True)
-                loss_sum = weighted_loss_sum(logits, y, w)
-                loss = loss_sum / n_real + _mix_penalty(model)
-            variables = model.trainable_variables
-            grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return loss_sum, logits
-
-        @tf.function(input_signature=inputs + targets, autograph=False)
         def eval_step(layers, mask, y, w):
             logits = model({"layers": layers, "mask": mask}, training=False)
             return weighted_loss_sum(logits, y, w), logits
@@ -177,7 +165,109 @@ class _Template:
         def logits(layers, mask):
             return model({"layers": layers, "mask": mask}, training=False)
 
-        self.train_step, self.eval_step, self.logits = train_step, eval_step, logits
+        self.eval_step, self.logits = eval_step, logits
+        self._weighted_loss_sum = weighted_loss_sum
+        self._epochs = {}  # token dtype -> traced epoch
+
+    def _epoch_function(self, dtype):
+        """The traced training epoch for token vectors of ``dtype``.
+
+        One graph loop runs every step of an epoch: each batch is gathered
+        from the resident token vectors by an index block (``-1`` at
+        padding), standardised, transposed to the network's layout and
+        trained on. Python runs once per epoch, not per step: with per-token
+        inputs the per-step Python and input conversion cost several times
+        the step itself.
+        """
+        epoch = self._epochs.get(dtype)
+        if epoch is not None:
+            return epoch
+        model, optimizer, spec = self.model, self.optimizer, self.spec
+        weighted_loss_sum = self._weighted_loss_sum
+        signature = [
+            tf.TensorSpec((None, spec.n_layers, spec.dim), dtype),  # every token
+            tf.TensorSpec((None,), tf.int32),  # class of every token
+            tf.TensorSpec((None,), tf.float32),  # loss weight of every token
+            tf.TensorSpec((spec.n_layers, spec.dim), tf.float32),  # input/center
+            tf.TensorSpec((), tf.float32),  # input/scale
+            tf.TensorSpec((None,), tf.int32),  # the batches' index blocks, flat
+            tf.TensorSpec((None, 3), tf.int32),  # per batch: start, rows, width
+        ]
+
+        @tf.function(input_signature=signature, autograph=False)
+        def epoch(tokens, tags, token_weights, center, scale, flat_index, batches):
+            def body(b, loss_sum, correct, counted):
+                start, rows, width = batches[b, 0], batches[b, 1], batches[b, 2]
+                index = tf.reshape(
+                    flat_index[start : start + rows * width], (rows, width)
+                )
+                mask = index >= 0
+                safe = tf.maximum(index, 0)
+                real = tf.cast(mask, tf.float32)
+                x = (tf.cast(tf.gather(tokens, safe), tf.float32) - center) / scale
+                layers = tf.transpose(x, (0, 2, 1, 3))  # (rows, n_layers, width, dim)
+                y = tf.gather(tags, safe)
+                w = tf.gather(token_weights, safe) * real
+                n_real = tf.maximum(tf.reduce_sum(real), 1.0)
+                with tf.GradientTape() as tape:
+                    logits = model({"layers": layers, "mask": mask}, training=True)
+                    batch_loss = weighted_loss_sum(logits, y, w)
+                    loss = batch_loss / n_real + _mix_penalty(model)
+                variables = model.trainable_variables
+                grads = tape.gradient(loss, variables)
+                optimizer.apply_gradients(zip(grads, variables, strict=True))
+                hits = tf.cast(
+                    tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32
+                )
+                return (
+                    b + 1,
+                    loss_sum + batch_loss,
+                    correct + tf.reduce_sum(hits * real),
+                    counted + tf.reduce_sum(real),
+                )
+
+            n_batches = tf.shape(batches)[0]
+            zero = tf.constant(0.0)
+            _, loss_sum, correct, counted = tf.while_loop(
+                lambda b, *_: b < n_batches,
+                body,
+                [tf.constant(0), zero, zero, zero],
+                maximum_iterations=n_batches,
+            )
+            return loss_sum, correct, counted
+
+        self._epochs[dtype] = epoch
+        return epoch
+
+    def run_epoch(self, data, batches):
+        """Train on ``batches`` (lists of sentence indices) of the resident ``data``.
+
+        Returns the epoch's weighted loss sum, correct tokens and real tokens.
+        """
+        offsets = data["offsets"]
+        lengths = np.diff(offsets)
+        widths = [max(int(lengths[index].max(initial=0)), 1) for index in batches]
+        sizes = [len(index) * width for index, width in zip(batches, widths)]
+        flat = np.full(sum(sizes), -1, np.int32)
+        table = np.empty((len(batches), 3), np.int32)
+        at = 0
+        for k, (index, width) in enumerate(zip(batches, widths)):
+            table[k] = at, len(index), width
+            for row, i in enumerate(index):
+                start = at + row * width
+                flat[start : start + lengths[i]] = np.arange(offsets[i], offsets[i + 1])
+            at += len(index) * width
+        epoch = self._epoch_function(data["tokens"].dtype)
+        loss_sum, correct, counted = epoch(
+            data["tokens"],
+            data["tags"],
+            data["weights"],
+            data["center"],
+            data["scale"],
+            tf.convert_to_tensor(flat),
+            tf.convert_to_tensor(table),
+        )
+        return float(loss_sum), int(correct), int(counted)
 
     def start_fit(self, seed, learning_rate):
         """Load seeded initial values and a fresh Adam state; call under the lock."""
@@ -320,17 +410,22 @@ def train_tagger(
         loss_sum, logits = step(batch["layers"], batch["mask"], y, w)
         return float(loss_sum), logits.numpy(), y, batch["mask"]
 
+    # Converted once per fit; every epoch gathers its batches from these.
+    resident = {
+        "tokens": tf.convert_to_tensor(features.tokens),
+        "tags": tf.convert_to_tensor(np.asarray(tags, np.int32)),
+        "weights": tf.convert_to_tensor(np.asarray(token_weights, np.float32)),
+        "center": tf.convert_to_tensor(center),
+        "scale": tf.convert_to_tensor(scale),
+        "offsets": features.offsets,
+    }
     template = tagger_template(spec)
     with template.lock:
         template.start_fit(network_seed, learning_rate)
         for epoch in range(epochs):
             order = train_index[rng.permutation(len(train_index))]
-            total, correct, counted = 0.0, 0, 0
-            for index in epoch_batches(order, features.n_tokens, batch_size, rng):
-                loss_sum, logits, y, mask = run(template.train_step, index)
-                total += loss_sum
-                hits, real = _accuracy(logits, y, mask)
-                correct, counted = correct + hits, counted + real
+            batches = epoch_batches(order, features.n_tokens, batch_size, rng)
+            total, correct, counted = template.run_epoch(resident, batches)
             n_iter = epoch + 1
             penalty = template.penalty()
             history["loss"].append(total / n_train_tokens + penalty)

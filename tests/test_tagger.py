@@ -193,6 +193,18 @@ def test_clone_keeps_parameters_and_refits_from_the_cache(model, char_data, biLM
     assert sum(biLM_calls) == len({tuple(s) for s in X[:30]})
 
 
+def test_sentences_are_cached_on_disk_too(model, tmp_path, biLM_calls):
+    X, y = context_task(20, seed=8)
+    first = ElmoTagger(model, cache_dir=tmp_path, **dict(FAST, epochs=2)).fit(X, y)
+    embedded = sum(biLM_calls)
+    assert embedded == len({tuple(s) for s in X})
+    sklearn_elmo.clear_cache()  # memory only: the entries stay in tmp_path
+    second = ElmoTagger(model, cache_dir=tmp_path, **dict(FAST, epochs=2)).fit(X, y)
+    assert sum(biLM_calls) == embedded  # read back from disk, keyed by token tuple
+    for name, value in first.network_weights_.items():
+        np.testing.assert_array_equal(value, second.network_weights_[name])
+
+
 # -- pickles -------------------------------------------------------------------------
 
 
