@@ -8,12 +8,15 @@ with training-set statistics as the text head does (see
 :mod:`sklearn_elmo._network`), padded per batch to its longest sentence, with
 a mask; padding changes no real token's output.
 
-One built model, Adam optimizer and traced train, evaluation and inference
+One built model, Adam optimizer and traced epoch, evaluation and inference
 functions are shared per network shape (:class:`TaggerSpec`): a fit loads
 its seeded initial values and a fresh Adam state into them, a prediction
 its trained weights, under a lock. Building and tracing cost more than a
 grid-search fold's training, so they happen once per process and shape.
-Fitted networks leave this module as ``{variable path: ndarray}`` dicts.
+A training epoch is one graph loop over its batches, gathered from the
+fit's token vectors held as one tensor (batches group sentences of similar
+length: :func:`epoch_batches`). Fitted networks leave this module as
+``{variable path: ndarray}`` dicts.
 """
 
 import collections
