@@ -77,9 +77,10 @@ def build_tagger_network(spec):
     x = ScalarMix(spec.mix_l2, name="scalar_mix")(inputs["layers"])
     x = keras.layers.Dropout(spec.dropout, name="dropout")(x)
     if spec.hidden == "bilstm":
-        x = keras.layers.Bidirectional(
-            keras.layers.LSTM(spec.hidden_size, return_sequences=True), name="bilstm"
-        )(x, mask=inputs["mask"])
+        # Named: Keras numbers unnamed layers per process, and the variable
+        # paths are the keys of the saved weights.
+        lstm = keras.layers.LSTM(spec.hidden_size, return_sequences=True, name="lstm")
+        x = keras.layers.Bidirectional(lstm, name="bilstm")(x, mask=inputs["mask"])
     logits = keras.layers.Dense(spec.n_classes, name="output")(x)
     return keras.Model(inputs, logits, name="elmo_tagger")
 

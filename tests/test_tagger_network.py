@@ -38,6 +38,10 @@ def make_features(lengths, seed=0, dtype=np.float16):
 def test_initial_weights_are_seeded_and_follow_keras_defaults():
     spec = TaggerSpec(n_layers=3, dim=8, n_classes=2, hidden="bilstm", hidden_size=4)
     model = build_tagger_network(spec)
+    # Saved weights are keyed by path: building more models changes no path.
+    again = build_tagger_network(spec)
+    paths = [v.path for v in model.trainable_variables]
+    assert [v.path for v in again.trainable_variables] == paths
     a, states_a = initial_weights(model, 1)
     b, _ = initial_weights(model, 1)
     c, _ = initial_weights(model, 2)
