@@ -4,8 +4,14 @@ from ._config import config_context, get_config, set_config
 from ._version import __version__
 from .bilm import DEFAULT_HANDLE, Bilm, load_bilm
 from .bilm._hub_export import export_hub_module
-from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
-from .features import cache_info, clear_cache
+from .estimators import (
+    ElmoClassifier,
+    ElmoRegressor,
+    ElmoTagger,
+    ElmoTokenVectorizer,
+    ElmoVectorizer,
+)
+from .features import cache_info, clear_cache, stack_tokens, unstack_tokens
 from .persistence import load, save
 from .tokenize import default_tokenizer
 
@@ -14,6 +20,8 @@ __all__ = [
     "Bilm",
     "ElmoClassifier",
     "ElmoRegressor",
+    "ElmoTagger",
+    "ElmoTokenVectorizer",
     "ElmoVectorizer",
     "__version__",
     "cache_info",
@@ -26,4 +34,6 @@ __all__ = [
     "load_bilm",
     "save",
     "set_config",
+    "stack_tokens",
+    "unstack_tokens",
 ]

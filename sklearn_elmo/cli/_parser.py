@@ -3,7 +3,7 @@
 import argparse
 
 from .._version import __version__
-from . import _demo, _embed, _export_hub, _make_random_model, _predict, _train
+from . import _demo, _embed, _export_hub, _make_random_model, _predict, _tagger, _train
 from ._errors import PROG
 from ._options import Formatter
 
@@ -18,6 +18,7 @@ COMMANDS = [
     _predict.add_parser,
     _export_hub.add_parser,
     _make_random_model.add_parser,
+    _tagger.add_tagger_commands,
 ]
 
 
