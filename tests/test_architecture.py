@@ -77,9 +77,11 @@ def _imports(path, module):
             modules = {f"{target}.{a.name}" for a in node.names}
             modules = {m for m in modules if _exists(m)}
             found.update(modules)  # "from .. import tokenize" imports a module
-            if len(modules) < len(node.names):
+            if len(modules) < len(node.names) or not _exists(target):
                 found.add(target)
-    return {name for name in found if _exists(name)}
+    missing = {name for name in found if not _exists(name)}
+    assert not missing, f"{module} imports modules that do not exist: {missing}"
+    return found
 
 
 def _exists(module):

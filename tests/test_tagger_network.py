@@ -9,16 +9,13 @@ import tensorflow as tf
 from sklearn_elmo.features import LayerFeatures
 from sklearn_elmo.head import input_statistics
 from sklearn_elmo.head._spec import StandardizedFeatures
-from sklearn_elmo.head._tagger_network import (
-    TaggerNetwork,
+from sklearn_elmo.head._tagger_model import (
     TaggerSpec,
-    _batch_targets,
     build_tagger_network,
-    epoch_batches,
     initial_weights,
-    tagger_template,
-    train_tagger,
 )
+from sklearn_elmo.head._tagger_network import TaggerNetwork, epoch_batches, train_tagger
+from sklearn_elmo.head._tagger_template import _batch_targets, tagger_template
 
 SPEC = TaggerSpec(n_layers=3, dim=8, n_classes=3, dropout=0.0, mix_l2=1e-3)
 

@@ -249,7 +249,7 @@ def cmd_tag(args):
         accuracy = sum(g == p for g, p in pairs) / max(len(pairs), 1)
         report = f"{PROG}: token accuracy {accuracy:.4f}"
         if _is_bio(gold) and _all_bio(predicted):
-            from .metrics import entity_f1_score
+            from ..metrics import entity_f1_score
 
             report += f", entity F1 {entity_f1_score(gold, predicted):.4f} (CoNLL)"
         print(report + f" against the tags in {args.input}", file=sys.stderr)

@@ -92,7 +92,8 @@ class TokenEstimator(ElmoBase):
 
         Returns ``(spec, weights, history, n_iter, classes)``.
         """
-        from ..head._tagger_network import TaggerSpec, train_tagger
+        from ..head._tagger_model import TaggerSpec
+        from ..head._tagger_network import train_tagger
 
         name = type(self).__name__
         lengths = [len(s) for s in sentences]
@@ -368,7 +369,8 @@ class ElmoTagger(TokenEstimator):
         check_is_fitted(self)
         network = getattr(self, "_network_cache", None)
         if network is None:
-            from ._tagger_network import TaggerNetwork, TaggerSpec
+            from ..head._tagger_model import TaggerSpec
+            from ..head._tagger_network import TaggerNetwork
 
             network = TaggerNetwork(
                 TaggerSpec(**self._network_spec), self.network_weights_
