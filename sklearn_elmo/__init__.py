@@ -8,6 +8,7 @@ from .bilm import Bilm, load_bilm
 from .estimators import ElmoClassifier, ElmoRegressor, ElmoVectorizer
 from .persistence import load, save
 from .tokenize import default_tokenizer
+from .training import evaluate_perplexity, train_bilm
 
 __all__ = [
     "Bilm",
@@ -19,10 +20,12 @@ __all__ = [
     "clear_cache",
     "config_context",
     "default_tokenizer",
+    "evaluate_perplexity",
     "export_hub_module",
     "get_config",
     "load",
     "load_bilm",
     "save",
     "set_config",
+    "train_bilm",
 ]
