@@ -1,8 +1,11 @@
 """The training run itself: model set-up, resume, the step loop, checkpoints."""
 
+import collections
+import threading
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from .._weights import read_weights
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -12,6 +15,29 @@ from .export import write_bilm_files
 from .loop import Trainer
 from .model import TrainableBilm, from_file_weights, initial_values
 from .progress import TrainingProgress
+
+# Tracing a step takes seconds; runs of the same shapes and settings in one
+# process (tests, an extended run) reuse the compiled functions. All state is
+# in variables, overwritten at the start of each run.
+_COMPILED = collections.OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+_KEEP = 2
+
+
+def _compiled(key, build):
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key]
+        entry = _COMPILED[key] = build()
+        while len(_COMPILED) > _KEEP:
+            _COMPILED.popitem(last=False)
+        return entry
+
+
+def _assign(model, values):
+    for name, var in model.vars.items():
+        var.assign(values[name])
 
 
 def _targets(corpus, vocabulary):
@@ -60,16 +86,28 @@ def run(
         values = _start_values(opts, vocabulary, init_files, config["random_state"])
         accumulators = state_c = state_h = None
         history = []
-    model = TrainableBilm(opts, values)
-    trainer = Trainer(
-        model,
-        B,
-        T,
-        config["n_negative_samples"],
-        learning_rate=config["learning_rate"],
-        dropout=config["dropout"],
-        seed=config["random_state"],
+    eval_rows = None if heldout is None else min(B, max(1, heldout.n_pairs))
+
+    def build():
+        model = TrainableBilm(opts, values)
+        trainer = Trainer(
+            model,
+            B,
+            T,
+            config["n_negative_samples"],
+            learning_rate=config["learning_rate"],
+            dropout=config["dropout"],
+            seed=config["random_state"],
+        )
+        evaluator = None if eval_rows is None else Evaluator(model, eval_rows, T)
+        return model, trainer, evaluator
+
+    key = ("train", opts, len(vocabulary), B, T, eval_rows) + tuple(
+        config[k]
+        for k in ("n_negative_samples", "learning_rate", "dropout", "random_state")
     )
+    model, trainer, evaluator = _compiled(key, build)
+    _assign(model, values)
     step = 0
     if resume_meta is not None:
         for name, value in accumulators.items():
@@ -77,11 +115,13 @@ def run(
         trainer.state_c.assign(state_c)
         trainer.state_h.assign(state_h)
         step = int(resume_meta["step"])
-        trainer.step.assign(step)
-
-    evaluator = None
+    else:
+        for acc in trainer.accumulators.values():
+            acc.assign(tf.ones_like(acc))
+        trainer.state_c.assign(tf.zeros_like(trainer.state_c))
+        trainer.state_h.assign(tf.zeros_like(trainer.state_h))
+    trainer.step.assign(step)
     if heldout is not None:
-        evaluator = Evaluator(model, min(B, max(1, heldout.n_pairs)), T)
         heldout_targets = _targets(heldout, vocabulary)
         heldout_chars = type_char_ids(heldout.types)
 
@@ -131,6 +171,7 @@ def run(
     loss_sum, loss_steps = 0.0, 0
     last_checkpoint = time.monotonic()
     t0 = time.monotonic()
+    cpu0 = time.process_time()
     try:
         while step < total_steps:
             types, index, targets = windows.batch(step)
@@ -150,6 +191,7 @@ def run(
             loss_steps += 1
             if step == start_step + 1:  # rates exclude the first step's compilation
                 t0 = time.monotonic()
+                cpu0 = time.process_time()
                 progress.restart(step * per_step)
             progress.update(step * per_step, float(np.exp(loss_sum / loss_steps)))
             if (
@@ -168,6 +210,7 @@ def run(
         )
         raise
     seconds = time.monotonic() - t0
+    cpu_seconds = time.process_time() - cpu0
     timed_steps = step - start_step - 1
     record = checkpoint(loss_sum, loss_steps)
     if loss_steps and verbose == 1:
@@ -180,6 +223,11 @@ def run(
         "tokens_per_second": (
             timed_steps * per_step / seconds
             if timed_steps > 0 and seconds > 0
+            else None
+        ),
+        "tokens_per_cpu_second": (
+            timed_steps * per_step / cpu_seconds
+            if timed_steps > 0 and cpu_seconds > 0
             else None
         ),
         "history": history,
@@ -197,8 +245,16 @@ def _report(progress, record):
 
 
 def perplexity(opts, values, vocabulary, corpus, batch_size, unroll_steps):
-    model = TrainableBilm(opts, values)
-    evaluator = Evaluator(model, min(batch_size, corpus.n_pairs), unroll_steps)
+    rows = min(batch_size, corpus.n_pairs)
+
+    def build():
+        model = TrainableBilm(opts, values)
+        return model, Evaluator(model, rows, unroll_steps)
+
+    model, evaluator = _compiled(
+        ("eval", opts, len(vocabulary), rows, unroll_steps), build
+    )
+    _assign(model, values)
     losses = evaluator.mean_losses(
         corpus, _targets(corpus, vocabulary), type_char_ids(corpus.types)
     )

@@ -192,7 +192,8 @@ def train_bilm(
     -------
     result : dict
         ``out_dir``, ``tokens`` and ``steps`` done, ``tokens_per_second``
-        of this call, and ``history``: one record per checkpoint with
+        and ``tokens_per_cpu_second`` of this call (steps after the first,
+        which compiles; None if there were none), and ``history``: one record per checkpoint with
         ``tokens``, ``train_perplexity`` (sampled softmax, since the previous
         record) and ``validation_perplexity``.
 
