@@ -1,7 +1,7 @@
 """The ``sklearn-elmo`` command line (also ``python -m sklearn_elmo``).
 
-Subcommands: ``demo``, ``embed``, ``train``, ``predict``, ``export-hub`` and
-``make-random-model``; ``sklearn-elmo COMMAND --help`` describes each. Errors
+Subcommands: ``demo``, ``embed``, ``train``, ``predict``, ``export-hub``,
+``make-random-model``, ``train-bilm`` and ``perplexity``; ``sklearn-elmo COMMAND --help`` describes each. Errors
 in the input (missing files, bad columns, malformed models or parameters)
 print one line, ``sklearn-elmo: error: <message>``, to stderr and exit with
 status 2, like argparse's usage errors.
@@ -889,6 +889,10 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0, help="same seed, same weights")
     p.set_defaults(func=cmd_make_random_model)
+
+    from ._cli_training import add_training_commands
+
+    add_training_commands(command, _positive_int)
     return parser
 
 

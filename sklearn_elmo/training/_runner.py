@@ -7,7 +7,6 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from .._weights import read_weights
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Windows, type_char_ids
 from .evaluate import Evaluator, pad_chars, perplexities
@@ -21,7 +20,7 @@ from .progress import TrainingProgress
 # in variables, overwritten at the start of each run.
 _COMPILED = collections.OrderedDict()
 _COMPILED_LOCK = threading.Lock()
-_KEEP = 2
+_KEEP = 4
 
 
 def _compiled(key, build):
@@ -44,12 +43,10 @@ def _targets(corpus, vocabulary):
     return np.array([vocabulary.id(t) for t in corpus.types], np.int32)
 
 
-def _start_values(opts, vocabulary, init_files, seed):
+def _start_values(opts, vocabulary, init_weights, seed):
     values = initial_values(opts, len(vocabulary), np.random.default_rng([seed, 1]))
-    if init_files is not None:
-        file_values = from_file_weights(read_weights(init_files.weights, opts), opts)
-        for name, value in file_values.items():
-            values[name] = value
+    if init_weights is not None:  # the biLM from init; the softmax stays new
+        values.update(from_file_weights(init_weights, opts))
     return values
 
 
@@ -61,7 +58,7 @@ def run(
     vocabulary,
     train,
     heldout,
-    init_files,
+    init_weights,
     resume_meta,
     max_tokens,
     epochs,
@@ -83,10 +80,10 @@ def run(
         meta, values, accumulators, state_c, state_h, _ = load_checkpoint(out_dir)
         history = meta["history"]
     else:
-        values = _start_values(opts, vocabulary, init_files, config["random_state"])
+        values = _start_values(opts, vocabulary, init_weights, config["random_state"])
         accumulators = state_c = state_h = None
         history = []
-    eval_rows = None if heldout is None else min(B, max(1, heldout.n_pairs))
+    eval_rows = None if heldout is None else min(B, heldout.n_pairs)
 
     def build():
         model = TrainableBilm(opts, values)
@@ -99,14 +96,13 @@ def run(
             dropout=config["dropout"],
             seed=config["random_state"],
         )
-        evaluator = None if eval_rows is None else Evaluator(model, eval_rows, T)
-        return model, trainer, evaluator
+        return model, trainer
 
-    key = ("train", opts, len(vocabulary), B, T, eval_rows) + tuple(
+    key = ("train", opts, len(vocabulary), B, T) + tuple(
         config[k]
         for k in ("n_negative_samples", "learning_rate", "dropout", "random_state")
     )
-    model, trainer, evaluator = _compiled(key, build)
+    model, trainer = _compiled(key, build)
     _assign(model, values)
     step = 0
     if resume_meta is not None:
@@ -142,9 +138,17 @@ def run(
             else None,
             "validation_perplexity": None,
         }
-        if evaluator is not None:
-            losses = evaluator.mean_losses(heldout, heldout_targets, heldout_chars)
-            record["validation_perplexity"] = perplexities(losses)
+        if heldout is not None:
+            record["validation_perplexity"] = _perplexity(
+                opts,
+                model.values(),
+                len(vocabulary),
+                heldout,
+                heldout_targets,
+                heldout_chars,
+                eval_rows,
+                T,
+            )
         if not history or history[-1]["tokens"] != record["tokens"]:
             history.append(record)
         current = model.values()
@@ -184,7 +188,7 @@ def run(
             step += 1
             loss = float(loss)
             if not np.isfinite(loss):
-                raise FloatingPointError(
+                raise ValueError(
                     f"training diverged at step {step} (loss {loss}); lower learning_rate"
                 )
             loss_sum += loss
@@ -244,18 +248,25 @@ def _report(progress, record):
         )
 
 
-def perplexity(opts, values, vocabulary, corpus, batch_size, unroll_steps):
-    rows = min(batch_size, corpus.n_pairs)
-
+def _perplexity(opts, values, n_vocab, corpus, targets, char_ids, rows, unroll_steps):
     def build():
         model = TrainableBilm(opts, values)
         return model, Evaluator(model, rows, unroll_steps)
 
-    model, evaluator = _compiled(
-        ("eval", opts, len(vocabulary), rows, unroll_steps), build
-    )
+    model, evaluator = _compiled(("eval", opts, n_vocab, rows, unroll_steps), build)
     _assign(model, values)
-    losses = evaluator.mean_losses(
-        corpus, _targets(corpus, vocabulary), type_char_ids(corpus.types)
+    return perplexities(evaluator.mean_losses(corpus, targets, char_ids))
+
+
+def perplexity(opts, values, vocabulary, corpus, batch_size, unroll_steps):
+    rows = min(batch_size, corpus.n_pairs)
+    return _perplexity(
+        opts,
+        values,
+        len(vocabulary),
+        corpus,
+        _targets(corpus, vocabulary),
+        type_char_ids(corpus.types),
+        rows,
+        unroll_steps,
     )
-    return perplexities(losses)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._options import parse_options, read_options
 from .._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
+from .._weights import read_weights
 from .checkpoint import checkpoint_path, load_checkpoint, read_meta
 from .corpus import check_paths, read_corpus
 from .presets import resolve_options
@@ -16,6 +17,12 @@ from .vocabulary import Vocabulary
 
 _OUR_FILES = {"options.json", "weights.hdf5", "vocab.txt", "history.json", "checkpoint"}
 _DEFAULT_NEGATIVES = 8192
+
+
+def _load_runner():
+    from . import _runner  # TensorFlow from here on
+
+    return _runner
 
 
 def _int(value, name, minimum=1, allow_none=False):
@@ -53,7 +60,7 @@ def _init_source(init):
         )
     files = resolve_weight_files(init)
     opts = read_options(files.options)
-    return files, opts
+    return files, opts, read_weights(files.weights, opts)
 
 
 def _same_architecture(a, b):
@@ -232,9 +239,9 @@ def train_bilm(
     if softmax_only_tokens and init is None:
         raise ValueError("softmax_only_tokens needs init (a biLM to freeze)")
 
-    init_files = None
+    init_files = init_weights = None
     if init is not None:
-        init_files, opts = _init_source(init)
+        init_files, opts, init_weights = _init_source(init)
         if options is not None and options != "tiny":
             _, asked = resolve_options(options)
             if not _same_architecture(asked, opts):
@@ -305,9 +312,7 @@ def train_bilm(
                 "to replace it"
             )
 
-    from . import _runner  # TensorFlow from here on
-
-    return _runner.run(
+    return _load_runner().run(
         out_dir=out_dir,
         config=config,
         opts=opts,
@@ -315,7 +320,7 @@ def train_bilm(
         vocabulary=vocabulary,
         train=train,
         heldout=heldout,
-        init_files=init_files,
+        init_weights=init_weights,
         resume_meta=previous,
         max_tokens=max_tokens,
         epochs=epochs,
@@ -375,8 +380,6 @@ def evaluate_perplexity(
     vocabulary = Vocabulary(tokens, where=str(checkpoint_path(out_dir)))
     corpus = read_corpus(heldout, tokenizer, "heldout", checked)
 
-    from . import _runner
-
-    return _runner.perplexity(
+    return _load_runner().perplexity(
         opts, values, vocabulary, corpus, batch_size, unroll_steps
     )
