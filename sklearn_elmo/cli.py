@@ -1,10 +1,11 @@
 """The ``sklearn-elmo`` command line (also ``python -m sklearn_elmo``).
 
 Subcommands: ``demo``, ``embed``, ``train``, ``predict``, ``export-hub``,
-``make-random-model``, ``train-bilm`` and ``perplexity``; ``sklearn-elmo COMMAND --help`` describes each. Errors
-in the input (missing files, bad columns, malformed models or parameters)
-print one line, ``sklearn-elmo: error: <message>``, to stderr and exit with
-status 2, like argparse's usage errors.
+``make-random-model``, ``train-bilm`` and ``perplexity``; ``sklearn-elmo
+COMMAND --help`` describes each. Errors in the input (missing files, bad
+columns, malformed models or parameters) print one line, ``sklearn-elmo:
+error: <message>``, to stderr and exit with status 2, like argparse's usage
+errors.
 """
 
 import argparse
