@@ -83,3 +83,24 @@ def test_full_softmax_loss_is_cross_entropy():
     assert float(
         full_softmax_losses(W, b, outputs, tf.constant([2]))[0]
     ) == pytest.approx(expected, rel=1e-6)
+
+
+def test_char_cnn_on_cut_columns_equals_the_full_convolution():
+    from sklearn_elmo.training.data import batch_chars, type_char_ids
+    from sklearn_elmo.training.model import TrainableBilm, initial_values
+    from sklearn_elmo.training.presets import resolve_options
+
+    _, opts = resolve_options("tiny")
+    values = initial_values(opts, 10, np.random.default_rng(0))
+    values["char_embed"][260] = 3.0  # the all-padding window often wins the max
+    model = TrainableBilm(opts, values)
+    full = type_char_ids(["a", "hello", "<S>", "naïve", "x" * 60]).astype(np.int32)
+    for rows in ([0, 1, 2, 3], [0, 1, 2, 3, 4]):
+        cut = batch_chars(full[rows], max_width=3)
+        assert cut.shape[1] == (16 if len(rows) == 4 else 50)
+        np.testing.assert_allclose(
+            model.token_embedding(cut).numpy()[: len(rows)],
+            model.token_embedding(full[rows]).numpy(),
+            rtol=0,
+            atol=1e-6,
+        )

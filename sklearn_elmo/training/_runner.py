@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import Windows, type_char_ids
-from .evaluate import Evaluator, pad_chars, perplexities
+from .data import Windows, batch_chars, type_char_ids
+from .evaluate import Evaluator, perplexities
 from .export import write_bilm_files
 from .loop import Trainer
 from .model import TrainableBilm, from_file_weights, initial_values
@@ -75,6 +75,7 @@ def run(
         total_steps = epochs * windows.steps_per_epoch
     softmax_steps = -(-config["softmax_only_tokens"] // per_step)
     char_ids = type_char_ids(train.types)
+    max_width = max(w for w, _ in opts.filters)
 
     if resume_meta is not None:
         meta, values, accumulators, state_c, state_h, _ = load_checkpoint(out_dir)
@@ -184,7 +185,7 @@ def run(
                 if step < softmax_steps
                 else trainer.train_step
             )
-            loss, _ = fn(pad_chars(char_ids[types]), index, targets)
+            loss, _ = fn(batch_chars(char_ids[types], max_width), index, targets)
             step += 1
             loss = float(loss)
             if not np.isfinite(loss):

@@ -15,6 +15,30 @@ import numpy as np
 
 from .._chars import token_to_ids
 
+BOW, EOW, PAD = 258, 259, 260  # training ids (no +1 shift)
+
+
+def batch_chars(chars, max_width, row_bucket=128, column_bucket=8):
+    """The char CNN's input for a batch's distinct tokens ``(U, 50)``.
+
+    Rows are padded to a multiple of ``row_bucket`` (with unused padding
+    tokens) so the step sees few shapes. Columns are cut after the longest
+    token's end-of-word plus ``max_width - 1``, rounded up to
+    ``column_bucket``: every convolution window that is all padding has the
+    same value, so the model adds that value once instead of computing it
+    at every position (model.py); ordinary text has no token near 48 bytes,
+    which halves the convolutions.
+    """
+    lengths = np.argmax(chars == EOW, axis=1) + 1
+    width = int(lengths.max()) + max_width - 1 if len(chars) else max_width
+    width = min(chars.shape[1], -(-width // column_bucket) * column_bucket)
+    rows = -(-len(chars) // row_bucket) * row_bucket
+    out = np.full((rows, width), PAD, np.int32)
+    out[: len(chars)] = chars[:, :width]
+    out[len(chars) :, 0] = BOW
+    out[len(chars) :, 1] = EOW
+    return out
+
 
 def type_char_ids(types):
     """Character ids of each token type, as training reads them (0..260)."""

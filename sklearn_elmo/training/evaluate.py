@@ -9,12 +9,15 @@ end masked.
 import numpy as np
 import tensorflow as tf
 
+from .data import batch_chars
+
 
 class Evaluator(tf.Module):
     def __init__(self, model, batch_size, unroll_steps):
         super().__init__(name="bilm_evaluator")
         opts = model.opts
         self.model = model
+        self.max_width = max(w for w, _ in opts.filters)
         self.batch_size, self.unroll_steps = batch_size, unroll_steps
         L, C, P = opts.n_lstm_layers, opts.lstm_dim, opts.projection_dim
         self._c = tf.Variable(tf.zeros([L, 2, batch_size, C]), trainable=False)
@@ -23,7 +26,7 @@ class Evaluator(tf.Module):
         self._step = tf.function(
             self._score,
             input_signature=[
-                tf.TensorSpec([None, 50], tf.int32),
+                tf.TensorSpec([None, None], tf.int32),
                 tf.TensorSpec([2, B, T], tf.int32),
                 tf.TensorSpec([2, B, T], tf.int32),
                 tf.TensorSpec([B, T], tf.float32),
@@ -76,7 +79,7 @@ class Evaluator(tf.Module):
             inputs = np.stack([flat[forward], flat[backward]])
             targets = target_of_type[np.stack([flat[forward + 1], flat[backward - 1]])]
             types, index = np.unique(inputs, return_inverse=True)
-            chars = pad_chars(char_ids[types])
+            chars = batch_chars(char_ids[types], self.max_width)
             totals += self._step(
                 chars,
                 index.reshape(inputs.shape).astype(np.int32),
@@ -84,14 +87,6 @@ class Evaluator(tf.Module):
                 valid.astype(np.float32),
             ).numpy()
         return totals / n
-
-
-def pad_chars(chars, bucket=128):
-    """Pad ``(U, 50)`` char ids to a multiple of ``bucket`` rows (few shapes)."""
-    rows = -(-len(chars) // bucket) * bucket
-    out = np.full((rows, chars.shape[1]), 259, np.int32)  # 259: padding char
-    out[: len(chars)] = chars
-    return out
 
 
 def perplexities(losses):

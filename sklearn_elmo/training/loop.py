@@ -125,7 +125,7 @@ class Trainer(tf.Module):
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         T, B = unroll_steps, batch_size
         signature = [
-            tf.TensorSpec([None, 50], tf.int32),
+            tf.TensorSpec([None, None], tf.int32),
             tf.TensorSpec([2, B, T], tf.int32),
             tf.TensorSpec([2, B, T], tf.int32),
         ]

@@ -13,7 +13,9 @@ layers >= 1 add their (dropped-out) input when skip connections are on.
 import numpy as np
 import tensorflow as tf
 
+from .._chars import MAX_CHARS
 from .._weights import lstm_prefix
+from .data import EOW, PAD
 from .lstm import lstm_layer
 
 N_TRAIN_CHARACTERS = 261
@@ -105,14 +107,31 @@ class TrainableBilm(tf.Module):
         return {name: var.numpy() for name, var in self.vars.items()}
 
     def token_embedding(self, chars):
-        """Embeddings ``(U, P)`` of tokens given as ``(U, 50)`` training char ids."""
+        """Embeddings ``(U, P)`` of tokens given as training char ids ``(U, M)``.
+
+        ``M`` may be less than 50 (see ``data.batch_chars``) when every
+        token ends before ``M - max_width + 1``: the windows cut off are all
+        padding, and that window's value is added to the max-pool of every
+        token that has one in its 50 positions, so the result is the full
+        convolution's.
+        """
         opts, v = self.opts, self.vars
         act = tf.nn.relu if opts.activation == "relu" else tf.nn.tanh
-        x = tf.gather(v["char_embed"], chars)  # (U, 50, char_dim)
+        embed = v["char_embed"]
+        x = tf.gather(embed, chars)  # (U, M, char_dim)
+        is_end = tf.cast(tf.equal(chars, EOW), tf.int32)
+        lengths = tf.argmax(is_end, axis=1, output_type=tf.int32) + 1
         pooled = []
-        for i in range(len(opts.filters)):
-            conv = tf.nn.conv1d(x, v[f"CNN/W_cnn_{i}"][0], stride=1, padding="VALID")
-            pooled.append(act(tf.reduce_max(conv, axis=1) + v[f"CNN/b_cnn_{i}"]))
+        for i, (width, _) in enumerate(opts.filters):
+            kernel = v[f"CNN/W_cnn_{i}"][0]  # (width, char_dim, num)
+            conv = tf.nn.conv1d(x, kernel, stride=1, padding="VALID")
+            best = tf.reduce_max(conv, axis=1)
+            padding_window = tf.linalg.matvec(
+                tf.reduce_sum(kernel, axis=0), embed[PAD], transpose_a=True
+            )
+            has_padding_window = (lengths <= MAX_CHARS - width)[:, None]
+            best = tf.where(has_padding_window, tf.maximum(best, padding_window), best)
+            pooled.append(act(best + v[f"CNN/b_cnn_{i}"]))
         x = tf.concat(pooled, axis=-1)
         for k in range(opts.n_highway):
             p = f"CNN_high_{k}/"
