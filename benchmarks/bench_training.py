@@ -9,7 +9,8 @@ sentence lengths: benchmarks/_common.py), the same vocabulary file, batch
 
 - ``train_bilm`` here: tokens/s over the steps after the first (which traces
   and compiles), and the achieved training FLOP rate (forward + backward
-  FLOPs actually executed: the char CNN on each batch's distinct tokens, both
+  FLOPs actually executed: the char CNN on each batch's distinct tokens, up
+  to the longest one's characters, both
   LSTM stacks, the sampled softmax) as a ratio of the fp32 matmul rate
   measured in the same run just before;
 - simple_elmo 0.9.2's trainer (bilm-tf's code on TF 2 through
@@ -44,7 +45,7 @@ from _common import make_sentences, matmul_gflops
 
 from sklearn_elmo import train_bilm
 from sklearn_elmo.training.corpus import read_corpus
-from sklearn_elmo.training.data import Windows
+from sklearn_elmo.training.data import Windows, batch_chars, type_char_ids
 from sklearn_elmo.training.presets import resolve_options
 from sklearn_elmo.training.vocabulary import Vocabulary
 
@@ -87,14 +88,26 @@ print("PEER_RESULT " + json.dumps({"steps": len(stamps) - 3, "wall": wall, "cpu"
 """
 
 
-def training_flops(opts, n_vocab, mean_unique):
-    """FLOPs of one training step (forward x 3 for forward + backward)."""
+def cnn_flops(opts, rows, width):
+    """FLOPs of the char CNN, highway and projection on ``rows`` x ``width`` ids."""
+    macs = sum((width - w + 1) * w * opts.char_dim * num for w, num in opts.filters)
+    macs += opts.n_highway * 2 * opts.n_filters**2
+    if opts.use_projection:
+        macs += opts.n_filters * opts.projection_dim
+    return 2 * rows * macs
+
+
+def training_flops(opts, n_vocab, cnn):
+    """FLOPs one training step executes (forward x 3 for forward + backward).
+
+    ``cnn`` is the mean char CNN forward FLOPs per step (its input shape
+    varies with the batch's distinct tokens).
+    """
     positions = BATCH * UNROLL
     P, C = opts.projection_dim, opts.lstm_dim
     lstm = 2 * opts.n_lstm_layers * positions * 2 * (2 * P * 4 * C + C * P)
     sampled = min(NEGATIVES, n_vocab)
     softmax = 2 * positions * 2 * (sampled + 1) * P
-    cnn = mean_unique * opts.token_embedding_flops()
     return 3 * (lstm + softmax + cnn)
 
 
@@ -174,14 +187,22 @@ def main(argv=None):
         vocab.write(vocab_path)
         targets = np.array([vocab.id(t) for t in corpus.types], np.int32)
         windows = Windows(corpus, targets, BATCH, UNROLL, 0)
-        unique = [
-            -(-len(windows.batch(s)[0]) // 128) * 128 for s in range(1, args.steps)
-        ]
+        char_ids = type_char_ids(corpus.types)
+
+        def cnn_inputs(max_width):
+            """The char CNN's input shape at each timed step."""
+            return [
+                batch_chars(char_ids[windows.batch(step)[0]], max_width).shape
+                for step in range(1, args.steps)
+            ]
+
+        shapes = cnn_inputs(7)
         print(
             f"corpus: {corpus.n_words:,} words, vocabulary {len(vocab):,}; batch {BATCH}, "
             f"unroll {UNROLL}, {NEGATIVES} negatives, {args.steps} steps; "
-            f"char CNN on {np.mean(unique):.0f} distinct tokens per step (of "
-            f"{2 * BATCH * UNROLL} inputs)"
+            f"char CNN on {np.mean([r for r, _ in shapes]):.0f} distinct tokens per step "
+            f"(of {2 * BATCH * UNROLL} inputs), {np.mean([w for _, w in shapes]):.0f} "
+            "character positions of 50 (widest filter 7)"
         )
         print(
             f"{'size':8} {'ours tok/s':>10} {'per CPU-s':>9} {'GFLOP/s':>8} {'matmul':>7} "
@@ -190,7 +211,9 @@ def main(argv=None):
         )
         for size in args.sizes:
             _, opts = resolve_options(size)
-            flops = training_flops(opts, len(vocab), np.mean(unique)) / (BATCH * UNROLL)
+            max_width = max(w for w, _ in opts.filters)
+            cnn = np.mean([cnn_flops(opts, r, w) for r, w in cnn_inputs(max_width)])
+            flops = training_flops(opts, len(vocab), cnn) / (BATCH * UNROLL)
             ours, peer, peaks = [], [], []
             for _ in range(args.rounds):  # interleaved; best of each
                 peaks.append(matmul_gflops())

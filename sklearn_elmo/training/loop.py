@@ -200,20 +200,28 @@ class Trainer(tf.Module):
         ]
         norm = tf.sqrt(tf.add_n(squares))
         scale = self.clip_norm / tf.maximum(norm, self.clip_norm)
-        lr = self.learning_rate
+        lr = tf.constant(self.learning_rate)
+        no_epsilon = tf.constant(0.0)  # TF1's Adagrad: var -= lr * g / sqrt(acc)
         for name, grad in zip(names, grads):
             var, acc = self.model.vars[name], self.accumulators[name]
+            # The fused kernels update accumulator and variable in one pass.
             if isinstance(grad, tf.IndexedSlices):
-                values = grad.values * scale
-                acc.scatter_add(tf.IndexedSlices(tf.square(values), grad.indices))
-                rows = tf.gather(acc, grad.indices)
-                var.scatter_sub(
-                    tf.IndexedSlices(lr * values * tf.math.rsqrt(rows), grad.indices)
+                tf.raw_ops.ResourceSparseApplyAdagradV2(
+                    var=var.handle,
+                    accum=acc.handle,
+                    lr=lr,
+                    epsilon=no_epsilon,
+                    grad=grad.values * scale,
+                    indices=grad.indices,
                 )
             else:
-                grad = grad * scale
-                acc.assign_add(tf.square(grad))
-                var.assign_sub(lr * grad * tf.math.rsqrt(acc))
+                tf.raw_ops.ResourceApplyAdagradV2(
+                    var=var.handle,
+                    accum=acc.handle,
+                    lr=lr,
+                    epsilon=no_epsilon,
+                    grad=grad * scale,
+                )
         self.state_c.assign(c)
         self.state_h.assign(h)
         self.step.assign_add(1)
