@@ -14,6 +14,7 @@ from .estimators import (
 from .features import cache_info, clear_cache, stack_tokens, unstack_tokens
 from .persistence import load, save
 from .tokenize import default_tokenizer
+from .training import evaluate_perplexity, train_bilm
 
 __all__ = [
     "DEFAULT_HANDLE",
@@ -28,6 +29,8 @@ __all__ = [
     "clear_cache",
     "config_context",
     "default_tokenizer",
+    "evaluate_perplexity",
+    "evaluate_perplexity",
     "export_hub_module",
     "get_config",
     "load",
@@ -35,5 +38,6 @@ __all__ = [
     "save",
     "set_config",
     "stack_tokens",
+    "train_bilm",
     "unstack_tokens",
 ]

@@ -3,7 +3,16 @@
 import argparse
 
 from .._version import __version__
-from . import _demo, _embed, _export_hub, _make_random_model, _predict, _tagger, _train
+from . import (
+    _demo,
+    _embed,
+    _export_hub,
+    _make_random_model,
+    _predict,
+    _tagger,
+    _train,
+    _training,
+)
 from ._errors import PROG
 from ._options import Formatter
 
@@ -18,6 +27,7 @@ COMMANDS = [
     _predict.add_parser,
     _export_hub.add_parser,
     _make_random_model.add_parser,
+    _training.add_parser,
     _tagger.add_tagger_commands,
 ]
 
