@@ -84,6 +84,28 @@ def random_model(work_dir, size="small", seed=0):
     return path, True
 
 
+def _provenance(source):
+    """Lines describing a bundled biLM (data, size, perplexity), else []."""
+    import json
+
+    from .bilm._sources import BUNDLED_MODELS, bundled_model_dir
+
+    if source not in BUNDLED_MODELS or Path(os.path.expanduser(source)).exists():
+        return []
+    card = json.loads((bundled_model_dir(source) / "provenance.json").read_text())
+    ppl = card["heldout_perplexity"]
+    return [
+        "      shipped with sklearn-elmo (docs/model-card.md): trained on "
+        f"{card['training']['tokens'] / 1e6:.1f}M tokens",
+        "      of openly licensed English (Debian descriptions, WordNet, State of the",
+        "      Union, Austen, Moby-Dick, WEB Bible, docs, dictionaries);",
+        f"      {card['options'].split(':')[0]}: LSTM 2 x 512 cells -> 128, "
+        f"held-out perplexity {ppl['average']:.0f}",
+        f"      (forward {ppl['forward']:.0f}, backward {ppl['backward']:.0f}); far "
+        "smaller than the published ELMo models.",
+    ]
+
+
 def _format_params(params):
     return ", ".join(f"{k.split('__')[-1]}={v!r}" for k, v in params.items())
 
@@ -108,7 +130,7 @@ def _layer_weights(estimator):
 
 
 def run_demo(
-    model=None,
+    model="en-mini",
     *,
     size="small",
     initial_state="auto",
@@ -127,8 +149,9 @@ def run_demo(
 
     Parameters
     ----------
-    model : str, path-like or None, default=None
-        The biLM, as :func:`sklearn_elmo.load_bilm` accepts it. None generates
+    model : str, path-like or None, default="en-mini"
+        The biLM, as :func:`sklearn_elmo.load_bilm` accepts it; the default
+        is the small English biLM shipped with the package. None generates
         (once) a random-weight model of ``size`` under ``work_dir``.
     size : {"small", "tiny"}, default="small"
         Size of the generated model when ``model`` is None.
@@ -237,13 +260,15 @@ def _run_demo(
             f"      {'written to' if fresh else 'found in'} {source}",
             "      Random weights carry no linguistic signal: the ELMo scores below",
             "      only show what a trained head picks out of random character",
-            "      features. Run `sklearn-elmo demo --model SOURCE` with a real ELMo",
-            "      (a bilm-tf weights directory, or https://tfhub.dev/google/elmo/3",
-            "      online) to see real ELMo features.",
+            "      features. Run `sklearn-elmo demo` (the bundled en-mini) or",
+            "      `--model SOURCE` with a real ELMo to see real ELMo features.",
         )
     else:
         source = model
         say(f"biLM: {source}")
+        provenance = _provenance(source)
+        if provenance:
+            say(*provenance)
     bilm = load_bilm(source, initial_state=initial_state)
     initial_state = bilm.initial_state  # resolved: what the estimators record
     say(

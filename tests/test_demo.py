@@ -25,7 +25,7 @@ def test_topics_dataset():
 def test_demo_runs_end_to_end(tmp_path):
     out = io.StringIO()
     summary = demo.run_demo(
-        size="tiny", work_dir=tmp_path, folds=2, epochs=1, n_texts=48, out=out
+        None, size="tiny", work_dir=tmp_path, folds=2, epochs=1, n_texts=48, out=out
     )
     report = out.getvalue()
     # It says which biLM it used, and that random weights carry no signal.
@@ -74,6 +74,7 @@ def test_demo_command_passes_its_options(monkeypatch, tmp_path):
     monkeypatch.setattr(demo, "run_demo", lambda *a, **k: calls.append((a, k)))
     argv = [
         "demo",
+        "--random",
         "--size",
         "tiny",
         "--work-dir",
@@ -87,7 +88,11 @@ def test_demo_command_passes_its_options(monkeypatch, tmp_path):
     ]
     assert cli.main(argv) == 0
     ((args, kwargs),) = calls
-    assert args == (None,)
+    assert args == (None,)  # --random: a generated model
+    calls.clear()
+    assert cli.main(["demo"]) == 0
+    assert calls[0][0] == ("en-mini",)  # the bundled biLM by default
+    calls[:] = [(args, kwargs)]
     assert kwargs == {
         "size": "tiny",
         "initial_state": "auto",
@@ -112,7 +117,16 @@ def test_demo_with_an_unreachable_model_is_a_one_line_error(tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("sklearn-elmo: error: ")
 
 
+def test_demo_uses_the_bundled_en_mini_and_says_where_it_comes_from(tmp_path):
+    out = io.StringIO()
+    summary = demo.run_demo(work_dir=tmp_path, folds=2, epochs=1, n_texts=48, out=out)
+    report = out.getvalue()
+    assert "biLM: en-mini" in report and "RANDOM" not in report
+    assert "held-out perplexity" in report and "openly licensed English" in report
+    assert not summary["generated"]
+
+
 @pytest.mark.parametrize("size", ["medium", "huge"])
 def test_demo_rejects_other_sizes(size, tmp_path):
     with pytest.raises(ValueError, match="size must be one of"):
-        demo.run_demo(size=size, work_dir=tmp_path, out=io.StringIO())
+        demo.run_demo(None, size=size, work_dir=tmp_path, out=io.StringIO())

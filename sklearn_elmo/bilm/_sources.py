@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 
 # The default ``model`` of every estimator and of the command line.
 DEFAULT_HANDLE = "https://tfhub.dev/google/elmo/3"
+# biLMs shipped inside the package, by public name (see docs/model-card.md).
+BUNDLED_MODELS = ("en-mini",)
 _HANDLE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 WEIGHT_SUFFIXES = (".hdf5", ".h5")
 ARCHIVE_SUFFIXES = (".zip",)
@@ -210,6 +212,22 @@ def resolve_archive(path):
     return WeightFiles(options, weights, archive=Path(path).resolve())
 
 
+def bundled_model_dir(name):
+    """The folder of a biLM shipped with the package (``"en-mini"``).
+
+    Examples
+    --------
+    >>> from sklearn_elmo.bilm._sources import bundled_model_dir
+    >>> sorted(p.name for p in bundled_model_dir("en-mini").glob("*.json"))
+    ['history.json', 'options.json', 'provenance.json']
+    """
+    if name not in BUNDLED_MODELS:
+        raise ValueError(f"{name!r} is not a bundled model; they are {BUNDLED_MODELS}")
+    from importlib import resources
+
+    return Path(str(resources.files("sklearn_elmo").joinpath("data", name)))
+
+
 def resolve_weight_files(source):
     """Find the options and weights files that ``source`` designates.
 
@@ -217,9 +235,13 @@ def resolve_weight_files(source):
     preferred) and a weights ``.hdf5`` (among several, the one holding biLM
     weights; an AllenNLP ``<prefix>_options.json`` picks
     ``<prefix>_weights.hdf5``), or the options file itself, or the weights
-    file with its options beside it, or an NLPL ``.zip`` archive.
+    file with its options beside it, or an NLPL ``.zip`` archive, or the
+    name of a biLM shipped with the package (``"en-mini"``) when no file or
+    folder of that name exists.
     """
     path = Path(os.path.expanduser(os.fspath(source)))
+    if not path.exists() and isinstance(source, str) and source in BUNDLED_MODELS:
+        path = bundled_model_dir(source)  # a real file or folder of that name wins
     if not path.exists():
         raise ValueError(f"{path}: no such file or directory")
     if path.is_dir():

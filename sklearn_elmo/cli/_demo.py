@@ -11,13 +11,15 @@ bundled topics dataset (300 short texts, 4 topics); print the scores and the
 learned layer weights; save the best ELMo model with joblib, reload it and
 predict a few new texts.
 
-Without --model it generates (once) a biLM with RANDOM weights, which has no
-linguistic signal; pass --model to use a real ELMo.
+By default it uses en-mini, the small English biLM shipped with the package
+(offline). --random generates (once) a biLM with RANDOM weights instead, which
+has no linguistic signal; --model uses any other ELMo.
 """
 
 _EXAMPLES = """\
 examples:
   sklearn-elmo demo
+  sklearn-elmo demo --random --size tiny
   sklearn-elmo demo --model ~/elmo_small/
   sklearn-elmo demo --model https://tfhub.dev/google/elmo/3
 """
@@ -31,7 +33,17 @@ def add_parser(command):
         _HELP,
         _EXAMPLES,
     )
-    p.add_argument("--model", metavar="SOURCE", help="biLM source (default: generated)")
+    p.add_argument(
+        "--model",
+        metavar="SOURCE",
+        default="en-mini",
+        help="biLM source (default: en-mini, shipped with the package)",
+    )
+    p.add_argument(
+        "--random",
+        action="store_true",
+        help="use a generated biLM with random weights (of --size) instead",
+    )
     p.add_argument(
         "--size",
         default="small",
@@ -64,7 +76,7 @@ def run(args):
     from ..demo import run_demo  # which hides TensorFlow's log noise itself
 
     run_demo(
-        args.model,
+        None if args.random else args.model,
         size=args.size,
         initial_state=args.initial_state,
         work_dir=args.work_dir,
