@@ -250,7 +250,7 @@ class _Progress:
 
 
 def _load_model_file(path):
-    """A model from ``sklearn_elmo.save``'s archive or from ``joblib.dump``."""
+    """A model from ``sklearn_elmo.save`` (an archive or a ``.skops`` file) or joblib."""
     import zipfile
 
     import joblib
@@ -258,10 +258,13 @@ def _load_model_file(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.suffix == ".skops":  # .skops: never unpickled
         from .persistence import load
 
-        model = load(path)
+        try:
+            model = load(path)
+        except ImportError as exc:  # a .skops file without skops installed
+            raise CliError(_one_line(exc)) from None
     else:
         try:
             model = joblib.load(path)
@@ -473,7 +476,7 @@ def cmd_train(args):
                 f"(folds: {', '.join(f'{s:.4f}' for s in scores)})"
             )
         model = estimator.fit(texts, y)
-    if output.suffix == ".zip":
+    if output.suffix in (".zip", ".skops"):
         from .persistence import save
 
         save(model, output, include_model=args.include_model)
@@ -676,8 +679,9 @@ examples:
 """
 
 _PREDICT_HELP = """\
-Predict with a model saved by 'train': a joblib file, or an archive from
-sklearn_elmo.save (a bundled biLM is unpacked on first use). Any joblib-saved
+Predict with a model saved by 'train': a joblib file, an archive from
+sklearn_elmo.save (a bundled biLM is unpacked on first use), or a .skops file
+(loaded without running code; only trusted types). Any joblib-saved
 scikit-learn estimator taking texts works too. Writes a CSV with the text, the
 predicted label (or value) and, for classifiers, one probability column per
 class. INPUT is read as by 'embed'.
@@ -687,6 +691,7 @@ _PREDICT_EXAMPLES = """\
 examples:
   sklearn-elmo predict model.joblib new.txt
   sklearn-elmo predict model.zip new.csv --column review -o predictions.csv
+  sklearn-elmo predict model.skops new.txt
 """
 
 
@@ -782,7 +787,8 @@ def build_parser():
         "--output",
         required=True,
         help="where to save the model: a .zip name writes an sklearn_elmo.save "
-        "archive, any other name a joblib.dump file",
+        "archive, a .skops name a skops file (loads without running code), any "
+        "other name a joblib.dump file",
     )
     p.add_argument(
         "--include-model",
@@ -847,7 +853,9 @@ def build_parser():
         _PREDICT_EXAMPLES,
     )
     p.add_argument(
-        "model_file", metavar="MODEL", help="a joblib file or a .zip archive"
+        "model_file",
+        metavar="MODEL",
+        help="a joblib file, a .zip archive or a .skops file",
     )
     p.add_argument("input", metavar="INPUT", help="text file, CSV file, or -")
     p.add_argument("-o", "--output", help="output CSV file (default: stdout)")

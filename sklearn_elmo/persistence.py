@@ -11,7 +11,8 @@ also carry the biLM's files (``include_model=True``), for deployment where
 the model source will not exist. See docs/persistence.md.
 
 Loading a pickle or an archive runs code from it: only load files from
-sources you trust.
+sources you trust. A path ending in ``.skops`` is written and read in the
+skops format instead, which runs no code on load (``_skops.py``).
 """
 
 import hashlib
@@ -30,12 +31,14 @@ import joblib
 import sklearn
 from sklearn.base import BaseEstimator
 
+from ._skops import SUFFIX as SKOPS_SUFFIX
+from ._skops import is_skops_file, load_skops, save_skops, trusted_types
 from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
 from ._version import __version__
 from .bilm import INITIAL_STATES, load_bilm
 from .exceptions import BilmMismatchError
 
-__all__ = ["check_fitted_bilm", "default_model_dir", "load", "save"]
+__all__ = ["check_fitted_bilm", "default_model_dir", "load", "save", "trusted_types"]
 
 ARCHIVE_FORMAT = "sklearn-elmo-archive"
 ARCHIVE_FORMAT_VERSION = 1
@@ -179,8 +182,7 @@ def _elmo_estimators(obj):
             for i, item in enumerate(value):
                 walk(item, f"{path}[{i}]")
         elif isinstance(value, BaseEstimator) or (
-            type(value).__module__.startswith("sklearn.")
-            and hasattr(value, "__dict__")
+            type(value).__module__.startswith("sklearn.") and hasattr(value, "__dict__")
         ):
             seen.add(id(value))
             for key, item in vars(value).items():
@@ -261,7 +263,12 @@ def save(estimator, path, *, include_model=False):
         Pipeline, ColumnTransformer, a search's ``estimator`` and
         ``best_estimator_``, ...) is found and recorded.
     path : str or path-like
-        The archive to write (replaced atomically if it exists).
+        The archive to write (replaced atomically if it exists). A name ending
+        in ``.skops`` writes a skops file instead, which :func:`load` reads
+        without running code: sklearn-elmo estimators, scikit-learn ones and
+        plain values only, ``tokenizer`` None or the default tokenizer, no
+        bundled biLM (needs ``pip install "sklearn-elmo[skops]"``; see
+        docs/persistence.md).
     include_model : bool, default=False
         Bundle the files of every biLM the estimators use, so that
         :func:`load` works where the model source does not exist. Weight
@@ -280,10 +287,12 @@ def save(estimator, path, *, include_model=False):
     Raises
     ------
     TypeError
-        If ``include_model`` is not a bool.
+        If ``include_model`` is not a bool, or (``.skops``) a tokenizer is
+        another callable.
     ValueError
         With ``include_model=True``, if a biLM cannot be found or differs from
-        the one an estimator was fitted with.
+        the one an estimator was fitted with; for ``.skops``, if the object
+        holds types :func:`load` would not trust, or ``include_model=True``.
 
     See Also
     --------
@@ -311,6 +320,8 @@ def save(estimator, path, *, include_model=False):
         raise ValueError(f"{path}: is a directory; pass the archive file's path")
     if not path.parent.is_dir():
         raise ValueError(f"{path.parent}: no such directory to write the archive in")
+    if path.suffix == SKOPS_SUFFIX:
+        return save_skops(estimator, path, include_model=include_model)
     found = _elmo_estimators(estimator)
     records, bundles = [], {}  # bundles: local folder -> manifest entry
     plans = []  # (bundle name, [(relative name, path)])
@@ -360,9 +371,10 @@ def save(estimator, path, *, include_model=False):
                     member = f"{MODEL_PREFIX}{bundle['name']}/{rel}"
                     info = zipfile.ZipInfo.from_file(file, member)
                     info.compress_type = zipfile.ZIP_STORED
-                    with open(file, "rb") as src, zf.open(
-                        info, "w", force_zip64=True
-                    ) as dst:
+                    with (
+                        open(file, "rb") as src,
+                        zf.open(info, "w", force_zip64=True) as dst,
+                    ):
                         size, sha = _copy_hashed(src, dst)
                     bundle["files"].append({"name": rel, "size": size, "sha256": sha})
                 bundle["digest"] = _files_digest(bundle["files"])
@@ -507,13 +519,17 @@ def _unpack(zf, bundle, model_dir, path):
 def load(path, *, model_dir=None, verify=True):
     """Load an estimator saved with :func:`save`.
 
-    Loading runs code from the archive's pickle: only load archives from
-    sources you trust.
+    Loading an archive runs code from its pickle: only load archives from
+    sources you trust. A ``.skops`` file (any file in the skops format) is
+    loaded by skops instead, running no code: it may hold only the types of
+    :func:`trusted_types` and skops' defaults, else skops refuses it with
+    ``UntrustedTypesFoundException``; ``model_dir`` and ``verify`` do not
+    apply to it.
 
     Parameters
     ----------
     path : str or path-like
-        An archive written by :func:`save`.
+        An archive or a ``.skops`` file written by :func:`save`.
     model_dir : str or path-like or None, default=None
         Where bundled biLMs are unpacked, each into its own folder named after
         the digest of its files (unpacked once, reused by later loads).
@@ -561,6 +577,8 @@ def load(path, *, model_dir=None, verify=True):
     path = Path(os.path.expanduser(os.fspath(path)))
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    if path.suffix == SKOPS_SUFFIX or is_skops_file(path):  # never unpickled
+        return load_skops(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not an sklearn-elmo archive (not a zip file). For a file "
