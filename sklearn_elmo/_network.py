@@ -30,6 +30,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ._threads import apply_thread_setting
+
+# A fitted estimator builds its network before it loads the biLM: size
+# TensorFlow's pools (SKLEARN_ELMO_NUM_THREADS) before either runs an op.
+apply_thread_setting()
+
 OUTPUTS = ("sigmoid", "softmax", "linear")
 _PREDICT_BATCH_MEANS = 4096
 _PREDICT_BATCH_TOKENS = 128

@@ -15,6 +15,7 @@ import numpy as np
 from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
 from ._options import read_options
 from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
+from ._threads import apply_thread_setting
 from ._weights import read_weights
 
 INITIAL_STATES = ("warm", "zeros", "carry")
@@ -454,6 +455,7 @@ def load_bilm(source, initial_state="warm"):
         raise ValueError(
             f"initial_state must be one of {INITIAL_STATES}, got {initial_state!r}"
         )
+    apply_thread_setting()  # SKLEARN_ELMO_NUM_THREADS, before TensorFlow starts
     if is_hub_handle(source) or is_hub_module_dir(source):
         from ._hub import load_hub_bilm  # keeps tensorflow_hub out of import time
 
