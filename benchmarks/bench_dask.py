@@ -1,13 +1,14 @@
 """Corpus embedding on Dask against local ``transform``, at the same core count.
 
-Run: ``python benchmarks/bench_dask.py [--size small] [--texts 800] [--repeat 2]``
+Run: ``python benchmarks/bench_dask.py [--size small] [--texts 1600] [--partitions 4]``
 
 On a generated biLM (``--size``, default the published small model's
 dimensions) and ``--texts`` generated texts (about 20 tokens each), it
 measures the throughput of ``ElmoVectorizer.transform``:
 
 - locally, in a fresh process with TensorFlow on 1 thread and on 2 threads
-  (``SKLEARN_ELMO_NUM_THREADS``);
+  (``SKLEARN_ELMO_NUM_THREADS``): all texts in one call, and in one call per
+  partition (smaller calls batch less well, which is not Dask's doing);
 - with ``sklearn_elmo.dask.apply_partitions`` on a ``distributed.LocalCluster``
   (loopback) of 1 and of 2 single-thread worker processes
   (``TensorFlowThreads`` plugin), texts in a Bag of ``--partitions``
@@ -17,7 +18,8 @@ Every timed pass runs after a warm-up pass over the same texts (biLM loaded,
 XLA compiled for the batch shapes) and starts cold (``clear_cache()`` in each
 process: no embedding or token cache). It prints texts/s, tokens/s and the
 overhead of Dask at the same core count: (1 worker) / (local, 1 thread) and
-(2 workers) / (local, 2 threads), as ratios of wall times.
+(2 workers) / (local, 2 threads), as ratios of wall times, against both local
+forms.
 """
 
 import argparse
@@ -37,24 +39,33 @@ from _common import make_sentences
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _local(model, texts_file, repeat):
-    """In a fresh process: best wall time of a cold local transform."""
+def _local(model, texts_file, repeat, partitions):
+    """In a fresh process: best cold wall times, all texts at once and by partition."""
+    import numpy as np
+
     import sklearn_elmo
     from sklearn_elmo import ElmoVectorizer
 
     texts = json.loads(Path(texts_file).read_text())
+    parts = [list(p) for p in np.array_split(np.array(texts, dtype=object), partitions)]
     vec = ElmoVectorizer(model).fit(texts[:1])
-    vec.transform(texts)  # warm-up: biLM, XLA shapes
-    best = float("inf")
+    runs = {
+        "whole": lambda: vec.transform(texts),
+        "by partition": lambda: [vec.transform(p) for p in parts],
+    }
+    for run in runs.values():  # warm-up: biLM, XLA shapes
+        run()
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        sklearn_elmo.clear_cache()
-        start = time.perf_counter()
-        vec.transform(texts)
-        best = min(best, time.perf_counter() - start)
+        for name, run in runs.items():
+            sklearn_elmo.clear_cache()
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
-def local(model, texts_file, threads, repeat):
+def local(model, texts_file, threads, repeat, partitions):
     env = {
         **os.environ,
         "SKLEARN_ELMO_NUM_THREADS": str(threads),
@@ -64,7 +75,15 @@ def local(model, texts_file, threads, repeat):
         ),
     }
     done = subprocess.run(
-        [sys.executable, __file__, "--_local", model, texts_file, str(repeat)],
+        [
+            sys.executable,
+            __file__,
+            "--_local",
+            model,
+            texts_file,
+            str(repeat),
+            str(partitions),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -73,7 +92,7 @@ def local(model, texts_file, threads, repeat):
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    return float(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def on_dask(model, texts, n_workers, partitions, repeat):
@@ -124,12 +143,13 @@ def on_dask(model, texts, n_workers, partitions, repeat):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--_local":
-        print(_local(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        args = sys.argv[2:]
+        print(json.dumps(_local(args[0], args[1], int(args[2]), int(args[3]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="small", help="make_random_bilm size")
-    parser.add_argument("--texts", type=int, default=800)
-    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--texts", type=int, default=1600)
+    parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
@@ -149,23 +169,39 @@ def main():
 
     results = {}
     for threads in (1, 2):
-        results[f"local, {threads} TF thread(s)"] = local(
-            model, str(texts_file), threads, args.repeat
-        )
+        times = local(model, str(texts_file), threads, args.repeat, args.partitions)
+        results[f"local, {threads} thread(s), all texts"] = times["whole"]
+        results[f"local, {threads} thread(s), by partition"] = times["by partition"]
     for n_workers in (1, 2):
         results[f"dask, {n_workers} x 1-thread worker(s)"] = on_dask(
             model, texts, n_workers, args.partitions, args.repeat
         )
-    print(f"{'configuration':<34} {'seconds':>8} {'texts/s':>9} {'tokens/s':>9}")
+    print(f"{'configuration':<38} {'seconds':>8} {'texts/s':>9} {'tokens/s':>9}")
     for name, seconds in results.items():
         print(
-            f"{name:<34} {seconds:8.2f} {len(texts) / seconds:9.1f} "
+            f"{name:<38} {seconds:8.2f} {len(texts) / seconds:9.1f} "
             f"{n_tokens / seconds:9.0f}"
         )
-    t = list(results.values())
-    print(f"overhead at 1 core:  dask 1 worker / local 1 thread  = {t[2] / t[0]:.2f}")
-    print(f"overhead at 2 cores: dask 2 workers / local 2 threads = {t[3] / t[1]:.2f}")
-    print(f"dask scaling: 2 workers vs 1 = {t[2] / t[3]:.2f}x")
+    r = results
+    one, two = r["dask, 1 x 1-thread worker(s)"], r["dask, 2 x 1-thread worker(s)"]
+    print("wall-time ratios (1.00 = no overhead):")
+    print(
+        f"  1 core:  dask 1 worker / local all texts   = "
+        f"{one / r['local, 1 thread(s), all texts']:.2f}"
+    )
+    print(
+        f"  1 core:  dask 1 worker / local by partition = "
+        f"{one / r['local, 1 thread(s), by partition']:.2f}"
+    )
+    print(
+        f"  2 cores: dask 2 workers / local all texts   = "
+        f"{two / r['local, 2 thread(s), all texts']:.2f}"
+    )
+    print(
+        f"  2 cores: dask 2 workers / local by partition = "
+        f"{two / r['local, 2 thread(s), by partition']:.2f}"
+    )
+    print(f"  dask scaling: 2 workers vs 1 = {one / two:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

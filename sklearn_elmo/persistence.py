@@ -521,10 +521,11 @@ def load(path, *, model_dir=None, verify=True):
 
     Loading an archive runs code from its pickle: only load archives from
     sources you trust. A ``.skops`` file (any file in the skops format) is
-    loaded by skops instead, running no code: it may hold only the types of
-    :func:`trusted_types` and skops' defaults, else skops refuses it with
-    ``UntrustedTypesFoundException``; ``model_dir`` and ``verify`` do not
-    apply to it.
+    loaded by skops instead, running no code: it may hold only skops'
+    default types and those of
+    :func:`~sklearn_elmo.persistence.trusted_types`, else skops refuses it
+    with ``UntrustedTypesFoundException``; ``model_dir`` and ``verify`` do
+    not apply to it.
 
     Parameters
     ----------
