@@ -323,7 +323,9 @@ def test_a_worker_killed_mid_task_is_replaced_and_nothing_is_corrupt(
     # The half-written temporary file is there; no entry is corrupt.
     assert list(cache_dir.rglob("*.part"))
     entries = list(cache_dir.rglob("*.emb"))
-    assert len(entries) == len(texts)
+    # Every text, and the probe "." for the output's width unless a worker
+    # already had it in memory from an earlier test.
+    assert len(entries) in (len(texts), len(texts) + 1)
     for path in entries:
         _cache.decode_entry(path.read_bytes(), path.stem, 3, 32)  # raises if corrupt
     with warnings.catch_warnings():
