@@ -11,7 +11,8 @@ also carry the biLM's files (``include_model=True``), for deployment where
 the model source will not exist. See docs/persistence.md.
 
 Loading a pickle or an archive runs code from it: only load files from
-sources you trust.
+sources you trust. A path ending in ``.skops`` is written and read in the
+skops format instead, which runs no code on load (``_skops.py``).
 """
 
 import io
@@ -40,10 +41,18 @@ from ._archive import (
     _unpack,
 )
 from ._paths import cache_root
+from ._skops import SUFFIX as SKOPS_SUFFIX
+from ._skops import is_skops_file, load_skops, save_skops, trusted_types
 from ._version import __version__
 from .estimators._fingerprint import check_fitted_bilm
 
-__all__ = ["check_fitted_bilm", "default_model_dir", "load", "save"]
+__all__ = [
+    "check_fitted_bilm",
+    "default_model_dir",
+    "load",
+    "save",
+    "trusted_types",
+]
 
 MODEL_DIR_VARIABLE = "SKLEARN_ELMO_MODEL_DIR"
 
@@ -77,7 +86,12 @@ def save(estimator, path, *, include_model=False):
         Pipeline, ColumnTransformer, a search's ``estimator`` and
         ``best_estimator_``, ...) is found and recorded.
     path : str or path-like
-        The archive to write (replaced atomically if it exists).
+        The archive to write (replaced atomically if it exists). A name ending
+        in ``.skops`` writes a skops file instead, which :func:`load` reads
+        without running code: sklearn-elmo estimators, scikit-learn ones and
+        plain values only, ``tokenizer`` None or the default tokenizer, no
+        bundled biLM (needs ``pip install "sklearn-elmo[skops]"``; see
+        docs/persistence.md).
     include_model : bool, default=False
         Bundle the files of every biLM the estimators use, so that
         :func:`load` works where the model source does not exist. Weight
@@ -96,10 +110,12 @@ def save(estimator, path, *, include_model=False):
     Raises
     ------
     TypeError
-        If ``include_model`` is not a bool.
+        If ``include_model`` is not a bool, or (``.skops``) a tokenizer is
+        another callable.
     ValueError
         With ``include_model=True``, if a biLM cannot be found or differs from
-        the one an estimator was fitted with.
+        the one an estimator was fitted with; for ``.skops``, if the object
+        holds types :func:`load` would not trust, or ``include_model=True``.
 
     See Also
     --------
@@ -127,6 +143,8 @@ def save(estimator, path, *, include_model=False):
         raise ValueError(f"{path}: is a directory; pass the archive file's path")
     if not path.parent.is_dir():
         raise ValueError(f"{path.parent}: no such directory to write the archive in")
+    if path.suffix == SKOPS_SUFFIX:
+        return save_skops(estimator, path, include_model=include_model)
     found = _elmo_estimators(estimator)
     records, bundles = [], {}  # bundles: local folder -> manifest entry
     plans = []  # (bundle name, [(relative name, path)])
@@ -245,13 +263,18 @@ def default_model_dir():
 def load(path, *, model_dir=None, verify=True):
     """Load an estimator saved with :func:`save`.
 
-    Loading runs code from the archive's pickle: only load archives from
-    sources you trust.
+    Loading an archive runs code from its pickle: only load archives from
+    sources you trust. A ``.skops`` file (any file in the skops format) is
+    loaded by skops instead, running no code: it may hold only skops'
+    default types and those of
+    :func:`~sklearn_elmo.persistence.trusted_types`, else skops refuses it
+    with ``UntrustedTypesFoundException``; ``model_dir`` and ``verify`` do
+    not apply to it.
 
     Parameters
     ----------
     path : str or path-like
-        An archive written by :func:`save`.
+        An archive or a ``.skops`` file written by :func:`save`.
     model_dir : str or path-like or None, default=None
         Where bundled biLMs are unpacked, each into its own folder named after
         the digest of its files (unpacked once, reused by later loads).
@@ -299,6 +322,8 @@ def load(path, *, model_dir=None, verify=True):
     path = Path(os.path.expanduser(os.fspath(path)))
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    if path.suffix == SKOPS_SUFFIX or is_skops_file(path):  # never unpickled
+        return load_skops(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not an sklearn-elmo archive (not a zip file). For a file "

@@ -1,5 +1,6 @@
 """``load_bilm``: a user's source and initial state -> a shared :class:`Bilm`."""
 
+from .._threads import apply_thread_setting
 from ._native import WeightFilesBackend
 from ._protocol import INITIAL_STATES
 from ._registry import shared_bilm
@@ -82,6 +83,7 @@ def load_bilm(source, initial_state="auto"):
     (3, 32, 'warm')
     """
     initial_state = resolve_initial_state(source, initial_state)
+    apply_thread_setting()  # SKLEARN_ELMO_NUM_THREADS, before TensorFlow starts
     if is_hub_source(source):
         from . import _hub  # keeps tensorflow_hub out of import time
 

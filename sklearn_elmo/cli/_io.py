@@ -81,7 +81,7 @@ def check_output(path, suffix=None):
 
 
 def load_model_file(path):
-    """A model from ``sklearn_elmo.save``'s archive or from ``joblib.dump``."""
+    """A model from ``sklearn_elmo.save`` (an archive or a ``.skops`` file) or joblib."""
     import zipfile
 
     import joblib
@@ -89,10 +89,13 @@ def load_model_file(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.suffix == ".skops":  # .skops: never unpickled
         from ..persistence import load
 
-        model = load(path)
+        try:
+            model = load(path)
+        except ImportError as exc:  # a .skops file without skops installed
+            raise CliError(one_line(exc)) from None
     else:
         try:
             model = joblib.load(path)

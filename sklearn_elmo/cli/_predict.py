@@ -8,8 +8,9 @@ from ._errors import PROG, CliError
 from ._io import check_output, elmo_steps, load_model_file, read_texts
 
 _HELP = """\
-Predict with a model saved by 'train': a joblib file, or an archive from
-sklearn_elmo.save (a bundled biLM is unpacked on first use). Any joblib-saved
+Predict with a model saved by 'train': a joblib file, an archive from
+sklearn_elmo.save (a bundled biLM is unpacked on first use), or a .skops file
+(loaded without running code; only trusted types). Any joblib-saved
 scikit-learn estimator taking texts works too. Writes a CSV with the text, the
 predicted label (or value) and, for classifiers, one probability column per
 class. INPUT is read as by 'embed'.
@@ -19,6 +20,7 @@ _EXAMPLES = """\
 examples:
   sklearn-elmo predict model.joblib new.txt
   sklearn-elmo predict model.zip new.csv --column review -o predictions.csv
+  sklearn-elmo predict model.skops new.txt
 """
 
 
@@ -31,7 +33,9 @@ def add_parser(command):
         _EXAMPLES,
     )
     p.add_argument(
-        "model_file", metavar="MODEL", help="a joblib file or a .zip archive"
+        "model_file",
+        metavar="MODEL",
+        help="a joblib file, a .zip archive or a .skops file",
     )
     p.add_argument("input", metavar="INPUT", help="text file, CSV file, or -")
     p.add_argument("-o", "--output", help="output CSV file (default: stdout)")

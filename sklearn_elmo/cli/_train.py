@@ -47,7 +47,8 @@ def add_parser(command):
         "--output",
         required=True,
         help="where to save the model: a .zip name writes an sklearn_elmo.save "
-        "archive, any other name a joblib.dump file",
+        "archive, a .skops name a skops file (loads without running code), any "
+        "other name a joblib.dump file",
     )
     p.add_argument(
         "--include-model",
@@ -225,7 +226,7 @@ def _fit_and_save(args, texts, y, output):
                 f"(folds: {', '.join(f'{s:.4f}' for s in scores)})"
             )
         model = estimator.fit(texts, y)
-    if output.suffix == ".zip":
+    if output.suffix in (".zip", ".skops"):
         from ..persistence import save
 
         save(model, output, include_model=args.include_model)

@@ -24,7 +24,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .._threads import apply_thread_setting
 from ._spec import layer_seeds
+
+# A fitted estimator builds its network before it loads the biLM: size
+# TensorFlow's pools (SKLEARN_ELMO_NUM_THREADS) before either runs an op.
+apply_thread_setting()
 
 
 def check_backend():
