@@ -14,3 +14,16 @@ __all__ = [
     "ElmoTokenVectorizer",
     "ElmoVectorizer",
 ]
+
+# Pickles and skops files name a class by its module: the public one keeps
+# them readable whatever private module the class lives in (and the same as
+# those written before the estimators were split into modules).
+for _cls in (
+    ElmoClassifier,
+    ElmoRegressor,
+    ElmoTagger,
+    ElmoTokenVectorizer,
+    ElmoVectorizer,
+):
+    _cls.__module__ = __name__
+del _cls
