@@ -14,6 +14,7 @@ import numpy as np
 
 from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
 from ._options import read_options
+from ._packing import PackedPlan, plan_batches
 from ._sources import is_hub_handle, is_hub_module_dir, resolve_weight_files
 from ._weights import read_weights
 
@@ -88,13 +89,13 @@ class _WeightFilesBackend:
     token_cache_bytes = 128 * 2**20
 
     def __init__(self, files):
-        from ._engine import BilmGraph  # keeps TensorFlow out of import time
+        from ._packed import PackedBilmGraph  # keeps TensorFlow out of import time
 
         self.files = files
         self.options = read_options(files.options)
         weights = read_weights(files.weights, self.options)
         self.digest = _weights_digest(self.options, weights)
-        self.graph = BilmGraph(self.options, weights)
+        self.graph = PackedBilmGraph(self.options, weights)
         self.n_layers = 1 + self.options.n_lstm_layers
         self.dim = self.options.output_dim
         per_token = 2 * 4 * self.options.lstm_dim * 4  # gate activations, bytes
@@ -109,9 +110,17 @@ class _WeightFilesBackend:
             1, self.token_cache_bytes // (4 * self.options.projection_dim)
         )
         self._token_cache_lock = threading.Lock()
+        # LSTM positions of pure-mode batches: real tokens, and computed ones
+        # (real + rows rounded up to a compiled row count). Benchmarks read it.
+        self.positions = {"real": 0, "computed": 0}
 
     def round_batch(self, n_rows):
         return self.graph.round_batch(n_rows)
+
+    def plan_batches(self, lengths, batch_size):
+        return plan_batches(
+            lengths, batch_size, self.max_batch_tokens, self.round_batch, self.graph.pad_rows
+        )
 
     def zero_state(self, n_rows):
         return self.graph.zero_state(n_rows)
@@ -220,14 +229,13 @@ class _WeightFilesBackend:
             if width == 0:
                 yield np.zeros((n, self.n_layers, 0, self.dim), np.float32)
                 continue
-            state = tuple(np.repeat(s, n, axis=2) for s in start)
-            batch, state = self._padded(batch, state)
-            index = np.zeros((len(batch), width), np.int32)
+            index = np.zeros((n, width), np.int32)
             for i, sentence in enumerate(batch):
                 index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
-            lengths = np.array([len(s) for s in batch], np.int32)
-            layers, _, _ = self.graph.run_inner(table, index, lengths, *state)
-            yield np.asarray(layers)[:n]  # a read-only view: no copy
+            plan = PackedPlan(index, [len(s) for s in batch], self.graph.pad_rows)
+            self.positions["real"] += plan.real
+            self.positions["computed"] += plan.computed
+            yield np.asarray(self.graph.run_packed(table, plan, start))  # a view
 
 
 def _weights_digest(options, weights):
@@ -287,6 +295,9 @@ class Bilm:
 
     def _plan_batches(self, lengths, batch_size):
         """Sort by length and cut into batches bounded by count and tokens."""
+        plan = getattr(self._backend, "plan_batches", None)
+        if plan is not None:  # the backend knows its own costs
+            return plan(lengths, batch_size)
         order = np.argsort(lengths, kind="stable")
         batches, start = [], 0
         while start < len(order):
