@@ -22,6 +22,7 @@ demand, so estimators never hold TensorFlow objects.
 import collections
 import contextlib
 import dataclasses
+import functools
 import sys
 import threading
 
@@ -35,6 +36,8 @@ _PREDICT_BATCH_MEANS = 4096
 _PREDICT_BATCH_TOKENS = 128
 # Most bytes of one padded token-level inference batch (its "layers" input).
 _PREDICT_BATCH_BYTES = 64 * 2**20
+# Most training logits (floats) returned by one call running several epochs.
+_FUSED_LOGITS = 4 * 2**20
 
 
 def _check_backend():
@@ -204,6 +207,15 @@ def initial_weights(spec, seed=0):
     _check_backend()
     if spec.output is None:
         raise ValueError("initial_weights needs a spec with an output layer.")
+    # The fits of a grid search share a random_state, so mostly a seed: the
+    # Keras initialisers cost more than a short fit's epochs. Read-only
+    # arrays, a fresh dict.
+    weights, dropout_state = _initial_values(spec, int(seed))
+    return dict(weights), dropout_state
+
+
+@functools.lru_cache(maxsize=64)
+def _initial_values(spec, seed):
     seeds = _layer_seeds(spec, seed)
     weights = {
         "scalar_mix/w": np.zeros(spec.n_layers, np.float32),
@@ -220,6 +232,9 @@ def initial_weights(spec, seed=0):
         weights[f"{name}/kernel"] = np.asarray(kernel)
         weights[f"{name}/bias"] = np.zeros(width, np.float32)
         fan_in = width
+    for value in [*weights.values(), dropout_state]:
+        if value is not None:
+            value.setflags(write=False)
     return weights, dropout_state
 
 
@@ -401,52 +416,65 @@ def train_network(
     with _start_fit(
         spec, features, targets, loss_weights, network_seed, learning_rate, batch_size
     ) as fit:
-        for epoch in range(epochs):
-            order = train_index[rng.permutation(len(train_index))]
-            total, all_logits = fit.run_epoch(order)
-            n_iter = epoch + 1
-            history["loss"].append(total / len(order))
-            history["score"].append(_score(score, targets[order], all_logits))
-            message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+        if val_index is None and verbose <= 0:
+            # Nothing to decide or print between epochs: run them in few calls.
+            # The same shuffles as below (the loop draws nothing else).
+            orders = [train_index[rng.permutation(len(train_index))] for _ in range(epochs)]
+            per_call = max(1, _FUSED_LOGITS // (len(train_index) * spec.n_outputs))
+            for start in range(0, epochs, per_call):
+                chunk = orders[start : start + per_call]
+                totals, logits = fit.run_epochs(chunk)
+                for order, total, epoch_logits in zip(chunk, totals, logits, strict=True):
+                    history["loss"].append(total / len(order))
+                    history["score"].append(_score(score, targets[order], epoch_logits))
+            n_iter = epochs
+        else:
+            for epoch in range(epochs):
+                order = train_index[rng.permutation(len(train_index))]
+                total, all_logits = fit.run_epoch(order)
+                n_iter = epoch + 1
+                history["loss"].append(total / len(order))
+                history["score"].append(_score(score, targets[order], all_logits))
+                message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
 
-            if val_index is not None:
-                val_total, val_order, val_logits = 0.0, [], []
-                for index in _inference_batches(spec, features, val_index):
-                    loss_sum, logits = fit.evaluate(index)
-                    val_total += loss_sum
-                    val_order.append(index)
-                    val_logits.append(logits)
-                k = loss_weights.shape[1]
-                val_loss = val_total / (len(val_index) * k) + fit.penalty()
-                history["val_loss"].append(val_loss)
-                history["val_score"].append(
-                    _score(
-                        score,
-                        targets[np.concatenate(val_order)],
-                        np.concatenate(val_logits),
+                if val_index is not None:
+                    val_total, val_order, val_logits = 0.0, [], []
+                    for index in _inference_batches(spec, features, val_index):
+                        loss_sum, logits = fit.evaluate(index)
+                        val_total += loss_sum
+                        val_order.append(index)
+                        val_logits.append(logits)
+                    k = loss_weights.shape[1]
+                    val_loss = val_total / (len(val_index) * k) + fit.penalty()
+                    history["val_loss"].append(val_loss)
+                    history["val_score"].append(
+                        _score(
+                            score,
+                            targets[np.concatenate(val_order)],
+                            np.concatenate(val_logits),
+                        )
                     )
-                )
-                message += (
-                    f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
-                )
-                if val_loss < best_loss:
-                    best_loss, best_weights, stale = val_loss, fit.weights(), 0
-                else:
-                    stale += 1
-            if verbose > 0:
-                print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
-            if (
-                val_index is not None
-                and n_iter_no_change is not None
-                and stale >= n_iter_no_change
-            ):
+                    message += (
+                        f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
+                    )
+                    if val_loss < best_loss:
+                        best_loss, best_weights, stale = val_loss, fit.weights(), 0
+                    else:
+                        stale += 1
                 if verbose > 0:
-                    print(
-                        f"[{label}] validation loss did not improve for {stale} epochs; "
-                        "stopping and restoring the best weights",
-                        file=sys.stdout,
-                    )
-                break
+                    print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
+                if (
+                    val_index is not None
+                    and n_iter_no_change is not None
+                    and stale >= n_iter_no_change
+                ):
+                    if verbose > 0:
+                        print(
+                            f"[{label}] validation loss did not improve for {stale} epochs; "
+                            "stopping and restoring the best weights",
+                            file=sys.stdout,
+                        )
+                    break
         weights = best_weights if best_weights is not None else fit.weights()
     weights.update({"input/center": center, "input/scale": scale})
     return weights, history, n_iter
@@ -524,6 +552,10 @@ class _KerasFit:
             total += float(loss) * len(index)
             all_logits[start : start + len(index)] = logits.numpy()
         return total, all_logits
+
+    def run_epochs(self, orders):
+        totals, logits = zip(*(self.run_epoch(order) for order in orders), strict=True)
+        return list(totals), np.stack(logits)
 
     def evaluate(self, index):
         loss_sum, logits = self._run(self._eval_step, index)
