@@ -1,6 +1,8 @@
 """A grid search costs about one ELMo pass: the embedding cache against per-epoch ELMo.
 
 Run: ``python benchmarks/bench_gridsearch.py [--texts 2000] [--sentences-per-text 4]``
+or, on short real texts (one State of the Union sentence each, 5-60 tokens):
+``python benchmarks/bench_gridsearch.py --real [--text FILE]``
 
 On a generated ``small`` biLM (the published small model's dimensions) and
 generated texts, in one run:
@@ -32,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import make_sentences  # noqa: E402
+from _common import make_sentences, real_texts  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
@@ -49,13 +51,22 @@ EPOCHS = 15
 EPOCH_SECONDS = []
 
 
-def make_texts(n, seed, sentences_per_text):
-    """Texts of ``sentences_per_text`` generated sentences, labelled by topic word."""
-    sentences = make_sentences(n * sentences_per_text, seed=seed)
-    texts = [
-        " ".join(" ".join(s) for s in sentences[i : i + sentences_per_text])
-        for i in range(0, len(sentences), sentences_per_text)
-    ]
+def make_texts(n, seed, sentences_per_text, real=False, text_file=None):
+    """Texts labelled by a topic word: generated, or short real ones.
+
+    Generated texts join ``sentences_per_text`` Zipfian sentences; real texts
+    are single sentences of 5-60 tokens (``_common.real_texts``: the State of
+    the Union, or ``text_file``). A marker word appended to 80% of the texts
+    makes the labels learnable.
+    """
+    if real:
+        texts = real_texts(n, text_file, seed=seed)[0]
+    else:
+        sentences = make_sentences(n * sentences_per_text, seed=seed)
+        texts = [
+            " ".join(" ".join(s) for s in sentences[i : i + sentences_per_text])
+            for i in range(0, len(sentences), sentences_per_text)
+        ]
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, len(texts))
     marker = np.array(["excellent", "terrible"])
@@ -105,7 +116,6 @@ class PerEpochElmoClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         import keras
         import tensorflow as tf
-
         from sklearn_elmo.head._network import NetworkSpec, build_network
 
         sentences = [default_tokenizer(t) for t in X]
@@ -181,6 +191,11 @@ def main(argv=None):
     parser.add_argument("--size", default="small")
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--sentences-per-text", type=int, default=4)
+    parser.add_argument(
+        "--real", action="store_true",
+        help="short real texts: one State of the Union sentence each (or --text)",
+    )
+    parser.add_argument("--text", help="with --real: sentences, one per line")
     parser.add_argument("--baseline-candidates", type=int, default=1)
     parser.add_argument("--baseline-epochs", type=int, default=1)
     parser.add_argument(
@@ -188,7 +203,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    texts, y = make_texts(args.texts, seed=0, sentences_per_text=args.sentences_per_text)
+    real = {"real": args.real, "text_file": args.text}
+    texts, y = make_texts(
+        args.texts, seed=0, sentences_per_text=args.sentences_per_text, **real
+    )
     n_tokens = sum(len(default_tokenizer(t)) for t in texts)
     n_candidates = int(np.prod([len(v) for v in GRID.values()]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +220,7 @@ def main(argv=None):
         )
         # One-off costs out of the way: warm state, traces, XLA compiles.
         warm_texts, warm_y = make_texts(
-            200, seed=1, sentences_per_text=args.sentences_per_text
+            200, seed=1, sentences_per_text=args.sentences_per_text, **real
         )
         ElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(warm_texts)
         PerEpochElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(warm_texts)

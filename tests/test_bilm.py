@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_elmo import load_bilm
+from sklearn_elmo.bilm._packing import PackedPlan, step_rows
 from sklearn_elmo.bilm import warmup_sentences
 from sklearn_elmo.testing import make_random_bilm
 
@@ -211,12 +212,63 @@ def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
     assert [graph.pad_rows(n) for n in (1, 3, 31, 32, 33, 100)] == [1, 4, 32, 32, 64, 128]
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 80, size=1000)
-    bilm_budget = bilm.max_batch_tokens
-    batches = bilm._plan_batches(lengths, batch_size=200)
+    budget = 2000  # small enough to bind on the tiny model
+    bilm._backend.max_batch_tokens = budget
+    try:
+        batches = bilm._plan_batches(lengths, batch_size=200)
+    finally:
+        bilm._backend.max_batch_tokens = bilm.max_batch_tokens
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    assert max(map(len, batches)) == 192  # short ones: 200, rounded to 6 x 32
     for batch in batches[:-1]:
         assert len(batch) <= 200 and graph.round_batch(len(batch)) == len(batch)
-        assert len(batch) * (lengths[batch].max() + 2) <= bilm_budget
+        # Packed runs compute the real tokens plus the rows rounded up.
+        assert step_rows(lengths[batch], graph.pad_rows).sum() <= budget
+        assert len(batch) * lengths[batch].max() <= 2 * budget
+    assert min(map(len, batches[:-1])) < 32  # long sentences: the budget binds
+
+
+def test_step_rows_and_packed_plan_place_every_position(tiny_model):
+    pad_rows = load_bilm(tiny_model)._backend.graph.pad_rows
+    assert step_rows([5, 3, 3, 1], pad_rows).tolist() == [4, 4, 4, 2, 2]
+    assert step_rows([7], pad_rows).tolist() == [1] * 7  # alone: one row
+    assert step_rows([40] * 33 + [2], pad_rows).tolist() == [64, 64] + [64] * 38
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(0, 12, size=37)
+    lengths[5] = 12
+    index = np.zeros((37, 12), np.int32)
+    for i, n in enumerate(lengths):
+        index[i, :n] = rng.integers(1, 100, size=n)
+    plan = PackedPlan(index, lengths, pad_rows)
+    assert plan.counts.tolist() == step_rows(lengths, pad_rows).tolist()
+    assert plan.real == lengths.sum() and plan.computed == plan.counts.sum()
+    assert len(plan.fw_rows) == len(plan.bw_rows) == plan.computed
+    starts = np.concatenate([[0], np.cumsum(plan.counts)])
+    for i, n in enumerate(lengths):
+        for p in range(12):
+            if p >= n:
+                assert plan.fw_out[i, p] == plan.bw_out[i, p] == 0
+                continue
+            # Forward step p and backward step n - 1 - p read token p.
+            fw, bw = plan.fw_out[i, p] - 1, plan.bw_out[i, p] - 1
+            assert starts[p] <= fw < starts[p + 1]
+            assert starts[n - 1 - p] <= bw < starts[n - p]
+            assert plan.fw_rows[fw] == plan.bw_rows[bw] == index[i, p]
+            # A sentence keeps its row (rank by decreasing length) at every step.
+            assert fw - starts[p] == bw - starts[n - 1 - p]
+
+
+def test_positions_count_real_and_computed(tiny_model):
+    bilm = load_bilm(tiny_model, initial_state="zeros")
+    positions = bilm._backend.positions
+    before = dict(positions)
+    bilm.embed([["a"] * 5] * 4)  # 4 rows x 5 steps: no padding at all
+    assert positions["real"] - before["real"] == 20
+    assert positions["computed"] - before["computed"] == 20
+    before = dict(positions)
+    bilm.embed([["a"] * 9, ["b"], ["c"] * 3])  # steps of 3, 2, 2 then 2 rows
+    assert positions["real"] - before["real"] == 13
+    assert positions["computed"] - before["computed"] == 4 + 2 + 2 + 6 * 2
 
 
 def test_public_names_are_exported():

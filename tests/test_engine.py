@@ -29,8 +29,12 @@ def _char_ids(token):
     return np.array(raw + [260] * (50 - len(raw))) + 1
 
 
-def reference_layers(model_dir, tokens, state=None):
-    """Layers (n_layers, len(tokens), 2P) of one sentence, float64 NumPy."""
+def reference_layers(model_dir, tokens, state=None, return_state=False):
+    """Layers (n_layers, len(tokens), 2P) of one sentence, float64 NumPy.
+
+    With ``return_state`` also the final ``(c, h)``, shaped like the engine's
+    one-row state ``(n_lstm_layers, 2, 1, dim)``.
+    """
     options = json.loads((model_dir / "options.json").read_text())
     cnn, lstm = options["char_cnn"], options["lstm"]
     with h5py.File(model_dir / "weights.hdf5", "r") as fh:
@@ -64,7 +68,7 @@ def reference_layers(model_dir, tokens, state=None):
     n_layers = lstm["n_layers"]
     wrapped = ["<S>"] + list(tokens) + ["</S>"]
     emb = np.array([token_embedding(t) for t in wrapped])
-    outputs = {}
+    outputs, final = {}, {}
     for d in range(2):
         x = emb if d == 0 else emb[::-1]
         for layer in range(n_layers):
@@ -85,10 +89,18 @@ def reference_layers(model_dir, tokens, state=None):
                 ys.append(h + x[t] if lstm.get("use_skip_connections") and layer > 0 else h)
             x = np.array(ys)
             outputs[d, layer] = x if d == 0 else x[::-1]
+            final[d, layer] = c, h
     layers = [np.concatenate([emb, emb], axis=1)]
     for layer in range(n_layers):
         layers.append(np.concatenate([outputs[0, layer], outputs[1, layer]], axis=1))
-    return np.array(layers)[:, 1:-1]
+    layers = np.array(layers)[:, 1:-1]
+    if not return_state:
+        return layers
+    c, h = (
+        np.array([[[final[d, layer][k]] for d in range(2)] for layer in range(n_layers)])
+        for k in range(2)
+    )
+    return layers, (c, h)
 
 
 SENTENCES = [
@@ -138,3 +150,129 @@ def test_warm_state_is_the_reference_run_from_the_warm_state(tiny_model):
     layers, _ = bilm.embed([SENTENCES[0]])
     expected = reference_layers(tiny_model, SENTENCES[0], state=state)
     np.testing.assert_allclose(layers[0], expected, atol=1e-5, rtol=0)
+
+
+# Packed pure-mode runs (sklearn_elmo._packed): the LSTM computes only the
+# positions of sentences still running, against the unpacked graph run.
+
+
+def _unpacked_layers(bilm, sentences):
+    """Every sentence's layers through the unpacked graph, one batch of all rows."""
+    backend = bilm._backend
+    start = backend.start_state(bilm.initial_state)
+    vocabulary = {}
+    for sentence in sentences:
+        for token in sentence:
+            vocabulary.setdefault(token, len(vocabulary) + 1)
+    table = backend._token_table(list(vocabulary))
+    n, width = len(sentences), max(len(s) for s in sentences)
+    index = np.zeros((n, width), np.int32)
+    for i, sentence in enumerate(sentences):
+        index[i, : len(sentence)] = [vocabulary[t] for t in sentence]
+    state = tuple(np.repeat(s, n, axis=2) for s in start)
+    lengths = np.array([len(s) for s in sentences], np.int32)
+    layers, _, _ = backend.graph.run_inner(table, index, lengths, *state)
+    return layers.numpy()
+
+
+def _mixed_sentences(seed, n, longest=30, empty=True):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0 if empty else 1, longest + 1, size=n)
+    lengths[rng.integers(n)] = longest
+    return [[f"w{rng.integers(40)}" for _ in range(k)] for k in lengths]
+
+
+@pytest.mark.parametrize("skip", [True, False], ids=["skip", "no-skip"])
+def test_packed_run_equals_the_unpacked_run(tmp_path, skip):
+    options = _variant(lstm__use_skip_connections=skip, lstm__n_layers=3)
+    model = make_random_bilm(tmp_path, size=options, seed=5)
+    # Lengths 0-30 in one batch: the rows running shrink from 50 to 1 (and
+    # the 1-row steps keep 2 rows), so steps use row counts 64, 32, .. 2.
+    sentences = _mixed_sentences(0, 50)
+    for mode in ("zeros", "warm"):
+        bilm = load_bilm(model, initial_state=mode)
+        layers, mask = bilm.embed(sentences, batch_size=64)
+        expected = _unpacked_layers(bilm, sentences)
+        assert layers.shape == expected.shape == (50, 4, 30, 32)
+        P = 16
+        for half in (slice(0, P), slice(P, 2 * P)):  # forward, then backward
+            assert np.abs(expected[..., half]).max() > 0.1
+            np.testing.assert_allclose(
+                layers[..., half], expected[..., half], atol=1e-6, rtol=0
+            )
+        assert (layers.transpose(0, 2, 1, 3)[~mask] == 0).all()  # padding
+
+
+def test_packed_run_matches_the_numpy_reference_at_every_length(tmp_path):
+    model = make_random_bilm(tmp_path, size="tiny", seed=6)
+    bilm = load_bilm(model, initial_state="zeros")
+    sentences = [["a"], ["b", "c"], ["d"] * 7, [], ["e", "f", "g"], ["h"] * 12]
+    layers, _ = bilm.embed(sentences)
+    for i, sentence in enumerate(sentences):
+        if sentence:
+            np.testing.assert_allclose(
+                layers[i, :, : len(sentence)], reference_layers(model, sentence),
+                atol=1e-5, rtol=0,
+            )
+        assert (layers[i, :, len(sentence):] == 0).all()
+
+
+def test_packed_outputs_do_not_depend_on_the_batch(tiny_model):
+    bilm = load_bilm(tiny_model, initial_state="warm")
+    sentences = _mixed_sentences(1, 70, longest=40)
+    reference, _ = bilm.embed(sentences, batch_size=256)
+    rng = np.random.default_rng(2)
+    for batch_size in (2, 5, 33, 70):
+        order = rng.permutation(len(sentences))
+        layers, _ = bilm.embed([sentences[i] for i in order], batch_size=batch_size)
+        width = layers.shape[2]
+        np.testing.assert_allclose(
+            layers, reference[order][:, :, :width], atol=1e-6, rtol=0
+        )
+    # Alone: one row per step, the matrix-vector kernel (1e-6 on this model).
+    for i in (0, int(np.argmax([len(s) for s in sentences]))):
+        alone, _ = bilm.embed([sentences[i]])
+        n = len(sentences[i])
+        np.testing.assert_allclose(alone[0], reference[i, :, :n], atol=1e-6, rtol=0)
+
+
+def test_packed_runs_trace_once_and_use_few_row_counts(tiny_model, monkeypatch):
+    bilm = load_bilm(tiny_model, initial_state="zeros")
+    graph = bilm._backend.graph
+    bilm.embed([["a", "b"]])
+    traces = graph._run_packed.experimental_get_tracing_count()
+    cell_traces = graph._packed_cell.experimental_get_tracing_count()
+    seen = set()
+    original = graph.run_packed
+
+    def recording(table, plan, start):
+        seen.update(plan.counts.tolist())
+        return original(table, plan, start)
+
+    monkeypatch.setattr(graph, "run_packed", recording)
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 7, 40, 100, 129, 300):
+        longest = int(rng.integers(1, 60))
+        bilm.embed(_mixed_sentences(int(rng.integers(1000)), n, longest=longest))
+    assert traces == 1 and graph._run_packed.experimental_get_tracing_count() == 1
+    # (The cell is traced while the run is, once per loop-body trace.)
+    assert graph._packed_cell.experimental_get_tracing_count() == cell_traces
+    # XLA compiles the cell once per row count: a small fixed set.
+    assert seen <= {1, 2, 4, 8, 16, 32, 64, 96, 128, 160, 192, 224, 256}
+    assert {1, 2} <= seen and max(seen) > 32
+
+
+def test_carry_keeps_each_rows_state_in_the_given_order(tmp_path):
+    """Carry is not packed: row k continues from row k's state, lengths mixed."""
+    model = make_random_bilm(tmp_path, size="tiny", seed=8)
+    bilm = load_bilm(model, initial_state="carry")
+    positions = dict(bilm._backend.positions)
+    first = [["a", "b", "c", "d", "e"], ["f"], ["g", "h", "i"]]
+    second = [["j"], ["k", "l", "m", "n"], ["o", "p"]]
+    bilm.embed(first)
+    layers, _ = bilm.embed(second)
+    for row, (before, after) in enumerate(zip(first, second, strict=True)):
+        _, state = reference_layers(model, before, return_state=True)
+        expected = reference_layers(model, after, state=state)
+        np.testing.assert_allclose(layers[row, :, : len(after)], expected, atol=1e-5, rtol=0)
+    assert bilm._backend.positions == positions  # the packed path did not run

@@ -335,3 +335,25 @@ def test_input_statistics_of_tokens_and_means():
 
 def test_backend_is_tensorflow():
     assert keras.backend.backend() == "tensorflow"
+
+
+@pytest.mark.parametrize("per_call", [1, 3, 100])
+def test_epochs_in_few_calls_equal_epochs_one_by_one(monkeypatch, capsys, per_call):
+    """Without validation or printing, epochs run several per call: same fit."""
+    import sklearn_elmo._network as network
+
+    features, y = _separable(n=50)  # a partial last batch every epoch
+    kwargs = {"epochs": 7, "score": lambda t, logits: float(np.mean((logits > 0) == t))}
+    fused, fused_history, n_fused = _fit(features, y, np.ones_like(y), **kwargs)
+    # Room for `per_call` epochs of logits per call (1 and 3: several calls).
+    monkeypatch.setattr(network, "_FUSED_LOGITS", 50 * per_call)
+    chunked, chunked_history, _ = _fit(features, y, np.ones_like(y), **kwargs)
+    # verbose=1 takes the epoch-by-epoch path (it prints after each epoch).
+    single, single_history, n_single = _fit(features, y, np.ones_like(y), verbose=1, **kwargs)
+    assert capsys.readouterr().out.count("epoch") == 7
+    assert n_fused == n_single == 7
+    for weights, history in ((fused, fused_history), (chunked, chunked_history)):
+        for key in single:
+            np.testing.assert_allclose(weights[key], single[key], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(history["loss"], single_history["loss"], rtol=1e-6)
+        assert history["score"] == single_history["score"]

@@ -218,3 +218,14 @@ def test_refuses_initial_weights_of_another_shape():
     trainer = pooled_trainer(spec, BATCH)
     with trainer.lock, pytest.raises(ValueError, match="do not match"):
         trainer.load(*initial_weights(other, 0), 1e-3)
+
+
+def test_epochs_in_one_call_equal_epochs_one_by_one():
+    spec = SPECS["dropout"]
+    layers, y, w, orders = _data(spec)
+    with _fit(spec, 0, 1e-2, layers, y, w) as fit:
+        totals, logits = fit.run_epochs(orders)
+        fused = fit.weights()
+    one_by_one = _trained(spec, 0, 1e-2, layers, y, w, orders)
+    assert logits.shape == (len(orders), N, 1)
+    _assert_same((fused, totals, list(logits)), one_by_one)

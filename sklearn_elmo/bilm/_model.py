@@ -107,6 +107,9 @@ class Bilm:
 
     def _plan_batches(self, lengths, batch_size):
         """Sort by length and cut into batches bounded by count and tokens."""
+        plan = getattr(self._backend, "plan_batches", None)
+        if plan is not None:  # the backend knows its own costs
+            return plan(lengths, batch_size)
         order = np.argsort(lengths, kind="stable")
         batches, start = [], 0
         while start < len(order):

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from ._chars import BOS_IDS, EOS_IDS, batch_to_unique_ids, token_to_ids
+from ._packing import PackedPlan, plan_batches
 from ._protocol import INITIAL_STATES, batch_token_budget
 from ._warmup import warmup_sentences
 from ._weights import read_weight_files
@@ -33,12 +34,12 @@ class WeightFilesBackend:
     token_cache_bytes = 128 * 2**20
 
     def __init__(self, files):
-        from ._engine import BilmGraph  # keeps TensorFlow out of import time
+        from ._packed import PackedBilmGraph  # keeps TensorFlow out of import time
 
         self.files = files
         self.options, weights = read_weight_files(files)
         self.digest = _weights_digest(self.options, weights)
-        self.graph = BilmGraph(self.options, weights)
+        self.graph = PackedBilmGraph(self.options, weights)
         self.n_layers = 1 + self.options.n_lstm_layers
         self.dim = self.options.output_dim
         self.max_batch_tokens = batch_token_budget(self.options.lstm_dim)
@@ -52,9 +53,17 @@ class WeightFilesBackend:
             1, self.token_cache_bytes // (4 * self.options.projection_dim)
         )
         self._token_cache_lock = threading.Lock()
+        # LSTM positions of pure-mode batches: real tokens, and computed ones
+        # (real + rows rounded up to a compiled row count). Benchmarks read it.
+        self.positions = {"real": 0, "computed": 0}
 
     def round_batch(self, n_rows):
         return self.graph.round_batch(n_rows)
+
+    def plan_batches(self, lengths, batch_size):
+        return plan_batches(
+            lengths, batch_size, self.max_batch_tokens, self.round_batch, self.graph.pad_rows
+        )
 
     def zero_state(self, n_rows):
         return self.graph.zero_state(n_rows)
@@ -163,14 +172,13 @@ class WeightFilesBackend:
             if width == 0:
                 yield np.zeros((n, self.n_layers, 0, self.dim), np.float32)
                 continue
-            state = tuple(np.repeat(s, n, axis=2) for s in start)
-            batch, state = self._padded(batch, state)
-            index = np.zeros((len(batch), width), np.int32)
+            index = np.zeros((n, width), np.int32)
             for i, sentence in enumerate(batch):
                 index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
-            lengths = np.array([len(s) for s in batch], np.int32)
-            layers, _, _ = self.graph.run_inner(table, index, lengths, *state)
-            yield np.asarray(layers)[:n]  # a read-only view: no copy
+            plan = PackedPlan(index, [len(s) for s in batch], self.graph.pad_rows)
+            self.positions["real"] += plan.real
+            self.positions["computed"] += plan.computed
+            yield np.asarray(self.graph.run_packed(table, plan, start))  # a view
 
 
 

@@ -56,5 +56,9 @@ class BilmBackend(Protocol):
     def run(self, sentences, state):
         """``(layers, final_state)`` of one batch from a carried ``state``."""
 
+    # Optional: ``plan_batches(lengths, batch_size)`` -> list of index arrays,
+    # for a backend that plans its own batches (the native one computes only
+    # real positions, so its costs differ from padded rows x width).
+
     def clear_token_cache(self):
         """Forget cached context-independent token embeddings (cold timings)."""

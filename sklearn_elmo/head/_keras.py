@@ -19,6 +19,8 @@ initial values, the losses and variable helpers both training paths use).
 """
 
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -171,6 +173,15 @@ def initial_weights(spec, seed=0):
     check_backend()
     if spec.output is None:
         raise ValueError("initial_weights needs a spec with an output layer.")
+    # The fits of a grid search share a random_state, so mostly a seed: the
+    # Keras initialisers cost more than a short fit's epochs. Read-only
+    # arrays, a fresh dict.
+    weights, dropout_state = _initial_values(spec, int(seed))
+    return dict(weights), dropout_state
+
+
+@functools.lru_cache(maxsize=64)
+def _initial_values(spec, seed):
     seeds = layer_seeds(spec, seed)
     weights = {
         "scalar_mix/w": np.zeros(spec.n_layers, np.float32),
@@ -187,6 +198,9 @@ def initial_weights(spec, seed=0):
         weights[f"{name}/kernel"] = np.asarray(kernel)
         weights[f"{name}/bias"] = np.zeros(width, np.float32)
         fan_in = width
+    for value in [*weights.values(), dropout_state]:
+        if value is not None:
+            value.setflags(write=False)
     return weights, dropout_state
 
 

@@ -127,14 +127,21 @@ class PooledTrainer:
         ]
 
         # One trace for every fit. Not XLA: on CPU its while loop of small
-        # steps ran 3x slower than the graph executor's.
-        @tf.function(input_signature=signature, autograph=False)
-        def epoch(padded, n, layers, y, w):
-            n_batches = tf.shape(padded)[0] // bs
+        # steps ran 3x slower than the graph executor's, and a step is ~100
+        # us of XLA launch alone. ``padded`` holds one row per epoch: a fit
+        # runs all its epochs in one call and one flat loop of steps, so the
+        # per-call and per-epoch costs are paid once.
+        epochs_signature = [tf.TensorSpec([None, None], tf.int32), *signature[1:]]
 
-            def body(b, losses, logits):
-                positions = b * bs + tf.range(bs)
-                index = tf.gather(padded, positions)
+        @tf.function(input_signature=epochs_signature, autograph=False)
+        def epochs(padded, n, layers, y, w):
+            n_batches = tf.shape(padded)[1] // bs
+            n_steps = tf.shape(padded)[0] * n_batches
+            flat = tf.reshape(padded, [-1])
+
+            def body(s, losses, logits):
+                positions = (s % n_batches) * bs + tf.range(bs)
+                index = tf.gather(flat, (s // n_batches) * n_batches * bs + positions)
                 real = tf.cast(positions < n, tf.float32)
                 n_real = tf.reduce_sum(real)
                 loss, batch_logits = step(
@@ -143,25 +150,28 @@ class PooledTrainer:
                     tf.gather(w, index) * real[:, None],
                     n_real,
                 )
-                return b + 1, losses.write(b, loss * n_real), logits.write(b, batch_logits)
+                return s + 1, losses.write(s, loss * n_real), logits.write(s, batch_logits)
 
             _, losses, logits = tf.while_loop(
-                lambda b, *_: b < n_batches,
+                lambda s, *_: s < n_steps,
                 body,
                 [
                     tf.constant(0),
-                    tf.TensorArray(tf.float32, size=n_batches),
+                    tf.TensorArray(tf.float32, size=n_steps),
                     tf.TensorArray(
                         tf.float32,
-                        size=n_batches,
+                        size=n_steps,
                         element_shape=tf.TensorShape([bs, spec.n_outputs]),
                     ),
                 ],
-                maximum_iterations=n_batches,
+                maximum_iterations=n_steps,
             )
-            return tf.reduce_sum(losses.stack()), logits.concat()
+            totals = tf.reduce_sum(tf.reshape(losses.stack(), [-1, n_batches]), axis=1)
+            shape = [-1, n_batches * bs, spec.n_outputs]
+            return totals, tf.reshape(logits.concat(), shape)
 
-        self._epoch = epoch
+        self._epochs = epochs
+        self._penalty = tf.function(lambda: mix_penalty(model), autograph=False)
 
         @tf.function(input_signature=signature[:1] + signature[2:], autograph=False)
         def evaluate(index, layers, y, w):
@@ -194,7 +204,7 @@ class PooledTrainer:
 
     def penalty(self):
         """The scalar mix's L2 penalty at the current weights."""
-        return float(mix_penalty(self._model))
+        return float(self._penalty())
 
     def evaluate(self, index, data):
         """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
@@ -212,13 +222,22 @@ class PooledTrainer:
         every row. Returns the sum over batches of the batch loss times its
         real rows, and the logits of ``order``'s rows, in that order.
         """
-        n = len(order)
-        padded = np.zeros(-(-n // self.batch_size) * self.batch_size, np.int32)
-        padded[:n] = order
-        total, logits = self._epoch(
+        totals, logits = self.run_epochs([order], data)
+        return totals[0], logits[0]
+
+    def run_epochs(self, orders, data):
+        """Epochs over the rows of each of ``orders`` (equal lengths), in one call.
+
+        Returns each epoch's loss sum (as :meth:`run_epoch`), shape
+        ``(len(orders),)``, and logits, shape ``(len(orders), n, n_outputs)``.
+        """
+        n = len(orders[0])
+        padded = np.zeros((len(orders), -(-n // self.batch_size) * self.batch_size), np.int32)
+        padded[:, :n] = orders
+        totals, logits = self._epochs(
             tf.convert_to_tensor(padded), tf.constant(n), data["layers"], data["y"], data["w"]
         )
-        return total, logits[:n]
+        return totals, logits[:, :n]
 
 
 class PooledFit:
@@ -235,6 +254,11 @@ class PooledFit:
         """Train on the rows ``order``; the loss sum and the logits, as numpy."""
         total, logits = self._trainer.run_epoch(order, self._data)
         return float(total), logits.numpy()
+
+    def run_epochs(self, orders):
+        """:meth:`run_epoch` for each of ``orders`` in one call: sums and logits."""
+        totals, logits = self._trainer.run_epochs(orders, self._data)
+        return totals.numpy().tolist(), logits.numpy()
 
     def evaluate(self, index):
         """Loss sum and logits of rows ``index`` without dropout, as numpy."""

@@ -24,6 +24,9 @@ from ._keras import (
 from ._pooled_training import pooled_fit
 from ._spec import StandardizedFeatures, inference_batches, input_statistics
 
+# Most training logits (floats) returned by one call running several epochs.
+_FUSED_LOGITS = 4 * 2**20
+
 
 def train_network(
     spec,
@@ -93,52 +96,67 @@ def train_network(
     with _start_fit(
         spec, features, targets, loss_weights, network_seed, learning_rate, batch_size
     ) as fit:
-        for epoch in range(epochs):
-            order = train_index[rng.permutation(len(train_index))]
-            total, all_logits = fit.run_epoch(order)
-            n_iter = epoch + 1
-            history["loss"].append(total / len(order))
-            history["score"].append(_score(score, targets[order], all_logits))
-            message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+        if val_index is None and verbose <= 0:
+            # Nothing to decide or print between epochs: run them in few calls.
+            # The same shuffles as below (the loop draws nothing else).
+            orders = [
+                train_index[rng.permutation(len(train_index))] for _ in range(epochs)
+            ]
+            per_call = max(1, _FUSED_LOGITS // (len(train_index) * spec.n_outputs))
+            for start in range(0, epochs, per_call):
+                chunk = orders[start : start + per_call]
+                totals, logits = fit.run_epochs(chunk)
+                for order, total, epoch_logits in zip(chunk, totals, logits, strict=True):
+                    history["loss"].append(total / len(order))
+                    history["score"].append(_score(score, targets[order], epoch_logits))
+            n_iter = epochs
+        else:
+            for epoch in range(epochs):
+                order = train_index[rng.permutation(len(train_index))]
+                total, all_logits = fit.run_epoch(order)
+                n_iter = epoch + 1
+                history["loss"].append(total / len(order))
+                history["score"].append(_score(score, targets[order], all_logits))
+                message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
 
-            if val_index is not None:
-                val_total, val_order, val_logits = 0.0, [], []
-                for index in inference_batches(spec, features, val_index):
-                    loss_sum, logits = fit.evaluate(index)
-                    val_total += loss_sum
-                    val_order.append(index)
-                    val_logits.append(logits)
-                k = loss_weights.shape[1]
-                val_loss = val_total / (len(val_index) * k) + fit.penalty()
-                history["val_loss"].append(val_loss)
-                history["val_score"].append(
-                    _score(
-                        score,
-                        targets[np.concatenate(val_order)],
-                        np.concatenate(val_logits),
+                if val_index is not None:
+                    val_total, val_order, val_logits = 0.0, [], []
+                    for index in inference_batches(spec, features, val_index):
+                        loss_sum, logits = fit.evaluate(index)
+                        val_total += loss_sum
+                        val_order.append(index)
+                        val_logits.append(logits)
+                    k = loss_weights.shape[1]
+                    val_loss = val_total / (len(val_index) * k) + fit.penalty()
+                    history["val_loss"].append(val_loss)
+                    history["val_score"].append(
+                        _score(
+                            score,
+                            targets[np.concatenate(val_order)],
+                            np.concatenate(val_logits),
+                        )
                     )
-                )
-                message += (
-                    f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
-                )
-                if val_loss < best_loss:
-                    best_loss, best_weights, stale = val_loss, fit.weights(), 0
-                else:
-                    stale += 1
-            if verbose > 0:
-                print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
-            if (
-                val_index is not None
-                and n_iter_no_change is not None
-                and stale >= n_iter_no_change
-            ):
+                    message += (
+                        f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
+                    )
+                    if val_loss < best_loss:
+                        best_loss, best_weights, stale = val_loss, fit.weights(), 0
+                    else:
+                        stale += 1
                 if verbose > 0:
-                    print(
-                        f"[{label}] validation loss did not improve for {stale} epochs; "
-                        "stopping and restoring the best weights",
-                        file=sys.stdout,
-                    )
-                break
+                    print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
+                if (
+                    val_index is not None
+                    and n_iter_no_change is not None
+                    and stale >= n_iter_no_change
+                ):
+                    if verbose > 0:
+                        print(
+                            f"[{label}] validation loss did not improve for {stale} epochs; "
+                            "stopping and restoring the best weights",
+                            file=sys.stdout,
+                        )
+                    break
         weights = best_weights if best_weights is not None else fit.weights()
     weights.update({"input/center": center, "input/scale": scale})
     return weights, history, n_iter
@@ -216,6 +234,10 @@ class _KerasFit:
             total += float(loss) * len(index)
             all_logits[start : start + len(index)] = logits.numpy()
         return total, all_logits
+
+    def run_epochs(self, orders):
+        totals, logits = zip(*(self.run_epoch(order) for order in orders), strict=True)
+        return list(totals), np.stack(logits)
 
     def evaluate(self, index):
         loss_sum, logits = self._run(self._eval_step, index)
