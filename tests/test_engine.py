@@ -152,7 +152,7 @@ def test_warm_state_is_the_reference_run_from_the_warm_state(tiny_model):
     np.testing.assert_allclose(layers[0], expected, atol=1e-5, rtol=0)
 
 
-# Packed pure-mode runs (sklearn_elmo._packed): the LSTM computes only the
+# Packed pure-mode runs (sklearn_elmo.bilm._packed): the LSTM computes only the
 # positions of sentences still running, against the unpacked graph run.
 
 

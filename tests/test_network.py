@@ -340,7 +340,7 @@ def test_backend_is_tensorflow():
 @pytest.mark.parametrize("per_call", [1, 3, 100])
 def test_epochs_in_few_calls_equal_epochs_one_by_one(monkeypatch, capsys, per_call):
     """Without validation or printing, epochs run several per call: same fit."""
-    import sklearn_elmo._network as network
+    import sklearn_elmo.head._train as network
 
     features, y = _separable(n=50)  # a partial last batch every epoch
     kwargs = {"epochs": 7, "score": lambda t, logits: float(np.mean((logits > 0) == t))}

@@ -16,7 +16,7 @@ directly. Gathers turn the packed outputs back into ``(batch, length)``
 order at the end.
 
 Shapes stay bounded: the rows of a step are rounded up to
-:meth:`~sklearn_elmo._engine.BilmGraph.pad_rows` (1, 2, 4, .. 32, then
+:meth:`~sklearn_elmo.bilm._engine.BilmGraph.pad_rows` (1, 2, 4, .. 32, then
 multiples of 32), the row counts XLA compiles the fused cell for, so a
 process compiles it a handful of times whatever its calls. The rows added by
 rounding are sentences that have ended (or empty rows): they compute values
@@ -29,10 +29,10 @@ from ._engine import BilmGraph
 
 
 class PackedBilmGraph(BilmGraph):
-    """:class:`~sklearn_elmo._engine.BilmGraph` with a packed pure-mode run.
+    """:class:`~sklearn_elmo.bilm._engine.BilmGraph` with a packed pure-mode run.
 
     ``run_packed(table, plan, start)``, for a
-    :class:`~sklearn_elmo._packing.PackedPlan`, gives what ``run_inner`` gives for the
+    :class:`~sklearn_elmo.bilm._packing.PackedPlan`, gives what ``run_inner`` gives for the
     same sentences started from ``start`` (without boundaries), computing
     real positions only (to float rounding: tested to 1e-6).
     """

@@ -1,6 +1,6 @@
 """Host-side plans of packed pure-mode batches (numpy only).
 
-See :mod:`sklearn_elmo._packed` for the graph that runs them: at each time
+See :mod:`sklearn_elmo.bilm._packed` for the graph that runs them: at each time
 step only the rows of sentences still running are computed, rows sorted by
 decreasing length so that they are a prefix.
 """

@@ -36,7 +36,7 @@ def expected_shapes(opts):
 
 
 def read_weight_files(files):
-    """The options and weights of a :class:`~sklearn_elmo._sources.WeightFiles`.
+    """The options and weights of a :class:`~sklearn_elmo.bilm._sources.WeightFiles`.
 
     Returns
     -------

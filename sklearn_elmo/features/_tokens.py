@@ -3,7 +3,7 @@
 Token-level estimators (:class:`~sklearn_elmo.ElmoTagger`,
 :class:`~sklearn_elmo.ElmoTokenVectorizer`) read sentences as token tuples.
 They go through the shared embedding cache
-(:func:`~sklearn_elmo._cache.cached_embed_texts`) as "texts" that are token
+(:func:`~sklearn_elmo.features.cached_embed_texts`) as "texts" that are token
 tuples, split by :func:`pretokenized`, a pass-through tokenizer: the cache keys
 an entry by (biLM fingerprint, tokenizer identity, ``max_tokens``, text), so
 a token tuple under this tokenizer's identity is a key of its own, stable
@@ -11,7 +11,7 @@ across processes (the persistent cache writes it as a JSON list), and never
 equal to a str text's key. Each distinct sentence goes through the biLM once
 per process, as texts do.
 
-:func:`embed_sentences` returns :class:`~sklearn_elmo._features.LayerFeatures`
+:func:`embed_sentences` returns :class:`~sklearn_elmo.features.LayerFeatures`
 with every token's vectors, stored per sentence back to back (no padding):
 float16 when the cache keeps float16 (the default; those values are
 float16-rounded already, so nothing is lost), else float32. Batches are

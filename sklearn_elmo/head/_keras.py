@@ -160,7 +160,7 @@ def initial_weights(spec, seed=0):
 
     Building a Keras model costs more than a grid-search fit's training on
     per-text features; the shared trainer of
-    :mod:`~sklearn_elmo._pooled_training` starts each fit from these instead.
+    :mod:`~sklearn_elmo.head._pooled_training` starts each fit from these instead.
 
     Returns
     -------

@@ -186,7 +186,7 @@ class PooledTrainer:
         """Start a fit: initial ``weights`` by path, the dropout state, a fresh Adam.
 
         ``weights`` and ``dropout_state`` are those of
-        :func:`~sklearn_elmo._network.initial_weights`.
+        :func:`~sklearn_elmo.head._keras.initial_weights`.
         """
         assign_weights(self._model, weights)
         if (dropout_state is None) != (not self._state_variables):
@@ -281,10 +281,10 @@ def pooled_fit(spec, batch_size, *, layers, targets, loss_weights, initial, lear
     layers : ndarray of shape (n, n_layers, dim)
         Standardised per-layer means of every row.
     targets, loss_weights : ndarray
-        As for :func:`~sklearn_elmo._network.train_network`.
+        As for :func:`~sklearn_elmo.head._train.train_network`.
     initial : tuple
         ``(weights, dropout_state)`` from
-        :func:`~sklearn_elmo._network.initial_weights`.
+        :func:`~sklearn_elmo.head._keras.initial_weights`.
     learning_rate : float
         Adam's learning rate.
 

@@ -3,9 +3,9 @@
 Scalar mix of the biLM layers at every token -> dropout -> optional BiLSTM
 over the sentence -> dense logits per token (softmax cross-entropy). The
 biLM never runs here: the network reads
-:class:`~sklearn_elmo._features.LayerFeatures` token vectors, standardised
+:class:`~sklearn_elmo.features.LayerFeatures` token vectors, standardised
 with training-set statistics as the text head does (see
-:mod:`sklearn_elmo._network`), padded per batch to its longest sentence, with
+:mod:`sklearn_elmo.head._keras`), padded per batch to its longest sentence, with
 a mask; padding changes no real token's output.
 
 One built model, Adam optimizer and traced epoch, evaluation and inference

@@ -189,7 +189,7 @@ def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch
 class _KerasFit:
     """One fit on its own Keras model and optimizer: batches of any shape.
 
-    The interface of :class:`~sklearn_elmo._pooled_training.PooledFit`.
+    The interface of :class:`~sklearn_elmo.head._pooled_training.PooledFit`.
     """
 
     def __init__(self, spec, features, targets, loss_weights, seed, learning_rate, batch_size):
