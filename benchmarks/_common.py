@@ -11,7 +11,25 @@ import numpy as np
 
 from sklearn_elmo.bilm import warmup_sentences
 
-_SYLLABLES = "ka ro mi te su na lo ve pri stan quel dor ish ment ing tion ble".split()
+_SYLLABLES = [
+    "ka",
+    "ro",
+    "mi",
+    "te",
+    "su",
+    "na",
+    "lo",
+    "ve",
+    "pri",
+    "stan",
+    "quel",
+    "dor",
+    "ish",
+    "ment",
+    "ing",
+    "tion",
+    "ble",
+]
 
 
 def _vocabulary(size, rng):

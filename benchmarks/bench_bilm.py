@@ -42,10 +42,10 @@ from pathlib import Path
 
 # Run as a script: its directory, and so _common, is on sys.path.
 from _common import describe, make_sentences, matmul_gflops, real_sentences
-from sklearn_elmo.bilm._options import read_options
 
 import sklearn_elmo
 from sklearn_elmo import load_bilm
+from sklearn_elmo.bilm._options import read_options
 from sklearn_elmo.testing import make_random_bilm
 
 

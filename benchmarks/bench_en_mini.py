@@ -52,8 +52,12 @@ def _union(model):
     return make_pipeline(
         FeatureUnion(
             [
-                ("elmo", make_pipeline(ElmoVectorizer(model, pooling="mean_max"),
-                                       StandardScaler())),
+                (
+                    "elmo",
+                    make_pipeline(
+                        ElmoVectorizer(model, pooling="mean_max"), StandardScaler()
+                    ),
+                ),
                 ("tfidf", TfidfVectorizer(sublinear_tf=True)),
             ]
         ),
@@ -90,8 +94,11 @@ def main():
         for label, make in configs.items():
             start = time.perf_counter()
             scores = cross_val_score(make(), texts, labels, cv=cv)
-            print(f"| {label} | {scores.mean():.3f} +/- {scores.std():.3f} | "
-                  f"{time.perf_counter() - start:.0f} |", flush=True)
+            print(
+                f"| {label} | {scores.mean():.3f} +/- {scores.std():.3f} | "
+                f"{time.perf_counter() - start:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -33,16 +33,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _common import make_sentences, real_texts  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
+import numpy as np
+from _common import make_sentences, real_texts
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GridSearchCV
 
-import sklearn_elmo  # noqa: E402
-from sklearn_elmo import ElmoClassifier, ElmoVectorizer, load_bilm  # noqa: E402
-from sklearn_elmo.bilm._options import read_options  # noqa: E402
-from sklearn_elmo.testing import make_random_bilm  # noqa: E402
-from sklearn_elmo.tokenize import default_tokenizer  # noqa: E402
+import sklearn_elmo
+from sklearn_elmo import ElmoClassifier, ElmoVectorizer, load_bilm
+from sklearn_elmo.bilm._options import read_options
+from sklearn_elmo.testing import make_random_bilm
+from sklearn_elmo.tokenize import default_tokenizer
 
 GRID = {"learning_rate": [1e-3, 1e-2], "hidden_layer_sizes": [(), (32,)]}
 FOLDS = 3
@@ -70,7 +70,10 @@ def make_texts(n, seed, sentences_per_text, real=False, text_file=None):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, len(texts))
     marker = np.array(["excellent", "terrible"])
-    texts = [f"{t} {marker[label]}" if rng.random() < 0.8 else t for t, label in zip(texts, y)]
+    texts = [
+        f"{t} {marker[label]}" if rng.random() < 0.8 else t
+        for t, label in zip(texts, y)
+    ]
     return texts, y
 
 
@@ -192,7 +195,8 @@ def main(argv=None):
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--sentences-per-text", type=int, default=4)
     parser.add_argument(
-        "--real", action="store_true",
+        "--real",
+        action="store_true",
         help="short real texts: one State of the Union sentence each (or --text)",
     )
     parser.add_argument("--text", help="with --real: sentences, one per line")
@@ -223,11 +227,16 @@ def main(argv=None):
             200, seed=1, sentences_per_text=args.sentences_per_text, **real
         )
         ElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(warm_texts)
-        PerEpochElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(warm_texts)
+        PerEpochElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(
+            warm_texts
+        )
         sklearn_elmo.clear_cache()
 
         floor, _ = timed(lambda: ElmoVectorizer(model).fit_transform(texts))
-        print(f"(a) ElmoVectorizer().fit_transform, one biLM pass: {floor:8.1f} s", flush=True)
+        print(
+            f"(a) ElmoVectorizer().fit_transform, one biLM pass: {floor:8.1f} s",
+            flush=True,
+        )
 
         sklearn_elmo.clear_cache()
         search = GridSearchCV(
@@ -241,20 +250,27 @@ def main(argv=None):
             f"best score {search.best_score_:.3f})",
             flush=True,
         )
-        warm, _ = timed(lambda: GridSearchCV(
-            ElmoClassifier(model, epochs=EPOCHS, random_state=0), GRID, cv=FOLDS
-        ).fit(texts, y))
+        warm, _ = timed(
+            lambda: GridSearchCV(
+                ElmoClassifier(model, epochs=EPOCHS, random_state=0), GRID, cv=FOLDS
+            ).fit(texts, y)
+        )
         print(f"    the same search again, warm cache (training only): {warm:.1f} s")
 
         if args.baseline_full:
             grid, epochs = GRID, EPOCHS
         else:
             keys = list(GRID)
-            grid = {k: GRID[k][: 1 if i else args.baseline_candidates] for i, k in enumerate(keys)}
+            grid = {
+                k: GRID[k][: 1 if i else args.baseline_candidates]
+                for i, k in enumerate(keys)
+            }
             epochs = args.baseline_epochs
         EPOCH_SECONDS.clear()  # only the measured grid's epochs, not the warm-up's
         baseline = GridSearchCV(
-            PerEpochElmoClassifier(model, epochs=epochs), grid, cv=FOLDS,
+            PerEpochElmoClassifier(model, epochs=epochs),
+            grid,
+            cv=FOLDS,
             refit=args.baseline_full,
         )
         measured, _ = timed(lambda: baseline.fit(texts, y))

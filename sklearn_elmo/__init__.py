@@ -30,7 +30,6 @@ __all__ = [
     "config_context",
     "default_tokenizer",
     "evaluate_perplexity",
-    "evaluate_perplexity",
     "export_hub_module",
     "get_config",
     "load",

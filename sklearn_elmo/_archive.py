@@ -22,25 +22,19 @@ from .estimators._base import ElmoBase
 ARCHIVE_FORMAT = "sklearn-elmo-archive"
 
 
-
 ARCHIVE_FORMAT_VERSION = 1
-
 
 
 MANIFEST = "manifest.json"
 
 
-
 PICKLE = "estimator.joblib"
-
 
 
 MODEL_PREFIX = "model/"
 
 
-
 _CHUNK = 1 << 20
-
 
 
 def _elmo_estimators(obj):
@@ -81,7 +75,6 @@ def _elmo_estimators(obj):
     return found
 
 
-
 def _model_files(source):
     """What to bundle for ``source``: its kind, local folder and files.
 
@@ -110,14 +103,12 @@ def _model_files(source):
     return "weight-files", weight_files.options.parent, files
 
 
-
 def _bundle_name(folder, taken):
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(folder).name).strip("._") or "bilm"
     name, n = stem, 2
     while name in taken:
         name, n = f"{stem}-{n}", n + 1
     return name
-
 
 
 def _copy_hashed(src, dst):
@@ -129,13 +120,11 @@ def _copy_hashed(src, dst):
     return size, digest.hexdigest()
 
 
-
 def _files_digest(entries):
     digest = hashlib.sha256(b"sklearn-elmo-bundle\0")
     for entry in entries:
         digest.update(f"{entry['name']}\0{entry['size']}\0{entry['sha256']}\0".encode())
     return digest.hexdigest()
-
 
 
 def _read_manifest(zf, path):
@@ -160,13 +149,11 @@ def _read_manifest(zf, path):
     return manifest
 
 
-
 def _safe_relative(name, path):
     parts = PurePosixPath(name).parts
     if not parts or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"{path}: unsafe file name {name!r} in the archive")
     return PurePosixPath(*parts)
-
 
 
 def _complete(folder, files):
@@ -175,7 +162,6 @@ def _complete(folder, files):
         if not file.is_file() or file.stat().st_size != entry["size"]:
             return False
     return True
-
 
 
 def _unpack(zf, bundle, model_dir, path):
@@ -226,4 +212,3 @@ def _unpack(zf, bundle, model_dir, path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-

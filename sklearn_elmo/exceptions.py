@@ -75,7 +75,6 @@ class BilmMismatchError(ValueError):
         self.found = found
 
 
-
 class EmbeddingCacheWarning(UserWarning):
     """The persistent embedding cache could not be used as asked.
 

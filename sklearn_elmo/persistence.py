@@ -57,16 +57,6 @@ __all__ = [
 MODEL_DIR_VARIABLE = "SKLEARN_ELMO_MODEL_DIR"
 
 
-
-
-
-
-
-
-
-
-
-
 # -- save -----------------------------------------------------------------------
 
 
@@ -250,14 +240,6 @@ def default_model_dir():
     if override:
         return Path(os.path.expanduser(override))
     return cache_root() / "models"
-
-
-
-
-
-
-
-
 
 
 def load(path, *, model_dir=None, verify=True):

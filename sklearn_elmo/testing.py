@@ -59,14 +59,18 @@ def make_random_bilm(directory, size="tiny", seed=0):
     elif size in SIZES:
         options = copy.deepcopy(SIZES[size])
     else:
-        raise ValueError(f"size must be one of {sorted(SIZES)} or an options dict, got {size!r}")
+        raise ValueError(
+            f"size must be one of {sorted(SIZES)} or an options dict, got {size!r}"
+        )
     opts = parse_options(options, "options")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with h5py.File(directory / "weights.hdf5", "w") as fh:
         for name, shape in expected_shapes(opts).items():
-            fh.create_dataset(name, data=_random_weight(rng, name, shape).astype(np.float32))
+            fh.create_dataset(
+                name, data=_random_weight(rng, name, shape).astype(np.float32)
+            )
     with open(directory / "options.json", "w", encoding="utf-8") as fh:
         json.dump(options, fh, indent=2)
     return directory

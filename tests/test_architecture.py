@@ -64,7 +64,9 @@ def _imports(path, module):
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("sklearn_elmo"))
+            found.update(
+                a.name for a in node.names if a.name.startswith("sklearn_elmo")
+            )
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")

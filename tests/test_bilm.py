@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sklearn_elmo import load_bilm
-from sklearn_elmo.bilm._packing import PackedPlan, step_rows
 from sklearn_elmo.bilm import warmup_sentences
+from sklearn_elmo.bilm._packing import PackedPlan, step_rows
 from sklearn_elmo.testing import make_random_bilm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,9 @@ def _reference_batches(reference_dir):
 def _assert_top_layer(layers, batch, top, atol=1e-5):
     for row, (tokens, expected) in enumerate(zip(batch, top)):
         assert expected.shape == (len(tokens), 32)
-        np.testing.assert_allclose(layers[row, 2, : len(tokens)], expected, atol=atol, rtol=0)
+        np.testing.assert_allclose(
+            layers[row, 2, : len(tokens)], expected, atol=atol, rtol=0
+        )
 
 
 def test_carry_matches_bilm_tf_on_all_ten_batches(reference_dir):
@@ -70,7 +72,23 @@ SENTENCES = [
     ["The", "cat", "sat", "on", "the", "mat", "."],
     ["Hello"],
     [],
-    "A much longer sentence , with punctuation , that goes on for a while .".split(),
+    [
+        "A",
+        "much",
+        "longer",
+        "sentence",
+        ",",
+        "with",
+        "punctuation",
+        ",",
+        "that",
+        "goes",
+        "on",
+        "for",
+        "a",
+        "while",
+        ".",
+    ],
     ["The", "cat"],
     ["naïve", "東京", "😀", "x" * 60],
 ]
@@ -81,7 +99,10 @@ def test_output_is_a_pure_function_of_each_sentence(tiny_model, mode):
     bilm = load_bilm(tiny_model, initial_state=mode)
     alone = [bilm.embed([s])[0][0] for s in SENTENCES]
     for batch_size in (1, 2, 3, 64):
-        for order in (list(range(len(SENTENCES))), list(reversed(range(len(SENTENCES))))):
+        for order in (
+            list(range(len(SENTENCES))),
+            list(reversed(range(len(SENTENCES)))),
+        ):
             sentences = [SENTENCES[i] for i in order] * 3
             layers, mask = bilm.embed(sentences, batch_size=batch_size)
             for row, i in enumerate(order * 3):
@@ -185,7 +206,9 @@ def test_fingerprint_depends_on_weights_and_protocol(tiny_model, tmp_path):
     assert load_bilm(other, "warm").fingerprint != warm
 
 
-def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(tiny_model, tmp_path):
+def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(
+    tiny_model, tmp_path
+):
     bilm = load_bilm(tiny_model, "warm")
     layers, _ = bilm.embed([SENTENCES[0]])
     code = (
@@ -199,7 +222,10 @@ def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(tiny_mode
     out = tmp_path / "layers.npy"
     result = subprocess.run(
         [sys.executable, "-c", code, str(tiny_model), " ".join(SENTENCES[0]), str(out)],
-        capture_output=True, text=True, check=True, cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
     )
     assert result.stdout.strip().splitlines()[-1] == bilm.fingerprint
     np.testing.assert_allclose(np.load(out), layers, atol=1e-6, rtol=0)
@@ -208,8 +234,23 @@ def test_fingerprint_and_warm_outputs_are_identical_in_a_fresh_process(tiny_mode
 def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
     bilm = load_bilm(tiny_model)
     graph = bilm._backend.graph
-    assert [graph.round_batch(n) for n in (1, 3, 31, 32, 63, 64, 100)] == [1, 2, 16, 32, 32, 64, 96]
-    assert [graph.pad_rows(n) for n in (1, 3, 31, 32, 33, 100)] == [1, 4, 32, 32, 64, 128]
+    assert [graph.round_batch(n) for n in (1, 3, 31, 32, 63, 64, 100)] == [
+        1,
+        2,
+        16,
+        32,
+        32,
+        64,
+        96,
+    ]
+    assert [graph.pad_rows(n) for n in (1, 3, 31, 32, 33, 100)] == [
+        1,
+        4,
+        32,
+        32,
+        64,
+        128,
+    ]
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 80, size=1000)
     budget = 2000  # small enough to bind on the tiny model
@@ -320,7 +361,7 @@ def test_token_cache_is_bounded_and_stays_exact(tmp_path, monkeypatch):
     backend = bilm._backend
     backend.clear_token_cache()
     monkeypatch.setattr(backend, "_token_cache_rows", 3)
-    sentences = [["w%d" % i for i in range(k, k + 4)] for k in range(6)]
+    sentences = [[f"w{i}" for i in range(k, k + 4)] for k in range(6)]
     first, _ = bilm.embed(sentences)
     assert len(backend._token_cache) == 3
     again, _ = bilm.embed(sentences[::-1])

@@ -36,9 +36,23 @@ def test_cli_model_name_offline(tmp_path):
     out = tmp_path / "X.npy"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(
-        [sys.executable, "-m", "sklearn_elmo", "embed", str(texts), "-o", str(out),
-         "--model", "en-mini", "--quiet"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sklearn_elmo",
+            "embed",
+            str(texts),
+            "-o",
+            str(out),
+            "--model",
+            "en-mini",
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert np.load(out).shape == (2, 256)

@@ -8,8 +8,8 @@ import pytest
 from tagging_tasks import context_task
 
 from sklearn_elmo import ElmoTagger
-from sklearn_elmo.cli._tagger import read_conll
 from sklearn_elmo.cli import main
+from sklearn_elmo.cli._tagger import read_conll
 
 TRAIN_ARGS = ["--epochs", "20", "--set", "dropout=0", "--set", "learning_rate=0.1"]
 

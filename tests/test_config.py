@@ -114,9 +114,8 @@ def test_config_context_restores_even_after_an_error():
         "cache_memory": 1000,
         "cache_token_dtype": "float16",
     }
-    with pytest.raises(RuntimeError):
-        with sklearn_elmo.config_context(cache_memory=5):
-            raise RuntimeError
+    with pytest.raises(RuntimeError), sklearn_elmo.config_context(cache_memory=5):
+        raise RuntimeError
     assert sklearn_elmo.get_config()["cache_memory"] == 1000
     assert "cache_token_dtype" not in _config._settings  # still from the environment
 

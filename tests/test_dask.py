@@ -25,7 +25,8 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 import sklearn_elmo
-from sklearn_elmo import ElmoClassifier, ElmoVectorizer, _cache, _threads
+from sklearn_elmo import ElmoClassifier, ElmoVectorizer, _threads
+from sklearn_elmo.features import _disk as _cache
 from sklearn_elmo.dask import TensorFlowThreads, apply_partitions
 
 TIMEOUT = 240  # seconds, for any one result from the cluster

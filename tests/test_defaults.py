@@ -81,7 +81,9 @@ def test_auto_on_weight_files_is_warm(tiny_model):
     assert bilm is load_bilm(tiny_model, "warm") is load_bilm(tiny_model, "auto")
 
 
-def test_default_handle_from_the_hub_cache_equals_native(hub_cache, tiny_model, offline):
+def test_default_handle_from_the_hub_cache_equals_native(
+    hub_cache, tiny_model, offline
+):
     bilm = load_bilm(DEFAULT_HANDLE)
     assert bilm.initial_state == "zeros"
     assert bilm is load_bilm(DEFAULT_HANDLE, "zeros")
@@ -111,7 +113,9 @@ def test_no_argument_pipeline_grid_search_and_pickle(hub_cache, tmp_path, offlin
     clear_bilm_cache()  # the reloaded model finds the biLM in the cache again
     loaded = joblib.load(tmp_path / "pipe.joblib")
     np.testing.assert_allclose(
-        loaded.predict_proba(TEXTS), search.best_estimator_.predict_proba(TEXTS), atol=1e-6
+        loaded.predict_proba(TEXTS),
+        search.best_estimator_.predict_proba(TEXTS),
+        atol=1e-6,
     )
 
 

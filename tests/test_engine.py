@@ -39,26 +39,38 @@ def reference_layers(model_dir, tokens, state=None, return_state=False):
     cnn, lstm = options["char_cnn"], options["lstm"]
     with h5py.File(model_dir / "weights.hdf5", "r") as fh:
         w = {}
-        fh.visititems(lambda n, o: w.__setitem__(n, o[...].astype(np.float64))
-                      if isinstance(o, h5py.Dataset) else None)
+        fh.visititems(
+            lambda n, o: (
+                w.__setitem__(n, o[...].astype(np.float64))
+                if isinstance(o, h5py.Dataset)
+                else None
+            )
+        )
     act = np.maximum if cnn["activation"] == "relu" else None
 
     def token_embedding(token):
         table = np.vstack([np.zeros((1, w["char_embed"].shape[1])), w["char_embed"]])
         chars = table[_char_ids(token)]  # (50, d)
         features = []
-        for i, (width, num) in enumerate(cnn["filters"]):
+        for i, (width, _num) in enumerate(cnn["filters"]):
             kernel = w[f"CNN/W_cnn_{i}"][0]  # (width, d, num)
-            conv = np.array([
-                np.einsum("kd,kdn->n", chars[p : p + width], kernel)
-                for p in range(50 - width + 1)
-            ]) + w[f"CNN/b_cnn_{i}"]
+            conv = (
+                np.array(
+                    [
+                        np.einsum("kd,kdn->n", chars[p : p + width], kernel)
+                        for p in range(50 - width + 1)
+                    ]
+                )
+                + w[f"CNN/b_cnn_{i}"]
+            )
             conv = conv.max(axis=0)
             features.append(np.maximum(conv, 0) if act else np.tanh(conv))
         x = np.concatenate(features)
         for k in range(cnn["n_highway"]):
             g = _sigmoid(x @ w[f"CNN_high_{k}/W_carry"] + w[f"CNN_high_{k}/b_carry"])
-            y = np.maximum(x @ w[f"CNN_high_{k}/W_transform"] + w[f"CNN_high_{k}/b_transform"], 0)
+            y = np.maximum(
+                x @ w[f"CNN_high_{k}/W_transform"] + w[f"CNN_high_{k}/b_transform"], 0
+            )
             x = g * y + (1 - g) * x
         if "CNN_proj/W_proj" in w:
             x = x @ w["CNN_proj/W_proj"] + w["CNN_proj/b_proj"]
@@ -86,7 +98,9 @@ def reference_layers(model_dir, tokens, state=None, return_state=False):
                 h = (_sigmoid(o) * np.tanh(c)) @ WP
                 if lstm.get("proj_clip"):
                     h = np.clip(h, -lstm["proj_clip"], lstm["proj_clip"])
-                ys.append(h + x[t] if lstm.get("use_skip_connections") and layer > 0 else h)
+                ys.append(
+                    h + x[t] if lstm.get("use_skip_connections") and layer > 0 else h
+                )
             x = np.array(ys)
             outputs[d, layer] = x if d == 0 else x[::-1]
             final[d, layer] = c, h
@@ -97,7 +111,9 @@ def reference_layers(model_dir, tokens, state=None, return_state=False):
     if not return_state:
         return layers
     c, h = (
-        np.array([[[final[d, layer][k]] for d in range(2)] for layer in range(n_layers)])
+        np.array(
+            [[[final[d, layer][k]] for d in range(2)] for layer in range(n_layers)]
+        )
         for k in range(2)
     )
     return layers, (c, h)
@@ -211,10 +227,12 @@ def test_packed_run_matches_the_numpy_reference_at_every_length(tmp_path):
     for i, sentence in enumerate(sentences):
         if sentence:
             np.testing.assert_allclose(
-                layers[i, :, : len(sentence)], reference_layers(model, sentence),
-                atol=1e-5, rtol=0,
+                layers[i, :, : len(sentence)],
+                reference_layers(model, sentence),
+                atol=1e-5,
+                rtol=0,
             )
-        assert (layers[i, :, len(sentence):] == 0).all()
+        assert (layers[i, :, len(sentence) :] == 0).all()
 
 
 def test_packed_outputs_do_not_depend_on_the_batch(tiny_model):
@@ -274,5 +292,7 @@ def test_carry_keeps_each_rows_state_in_the_given_order(tmp_path):
     for row, (before, after) in enumerate(zip(first, second, strict=True)):
         _, state = reference_layers(model, before, return_state=True)
         expected = reference_layers(model, after, state=state)
-        np.testing.assert_allclose(layers[row, :, : len(after)], expected, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            layers[row, :, : len(after)], expected, atol=1e-5, rtol=0
+        )
     assert bilm._backend.positions == positions  # the packed path did not run

@@ -29,10 +29,10 @@ from sklearn_elmo import (
     config_context,
     load_bilm,
 )
-from sklearn_elmo.head import _train
 from sklearn_elmo.bilm import Bilm
 from sklearn_elmo.exceptions import EmbeddingCacheWarning
 from sklearn_elmo.features import _disk
+from sklearn_elmo.head import _train
 from sklearn_elmo.testing import make_random_bilm
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from sklearn_elmo import export_hub_module, load_bilm
-from sklearn_elmo.bilm import _hub
-from sklearn_elmo.bilm import clear_bilm_cache
+from sklearn_elmo.bilm import _hub, clear_bilm_cache
 from sklearn_elmo.testing import SIZES, make_random_bilm
 
 tf = pytest.importorskip("tensorflow")
@@ -90,7 +89,9 @@ def test_hub_bilm_is_shared_and_fingerprinted(pair, tmp_path):
 
 @pytest.mark.parametrize("initial_state", ["warm", "carry"])
 def test_hub_takes_only_zero_state(pair, initial_state):
-    with pytest.raises(ValueError, match=r'initial_state="auto" \(the default\) or "zeros"'):
+    with pytest.raises(
+        ValueError, match=r'initial_state="auto" \(the default\) or "zeros"'
+    ):
         load_bilm(pair[1], initial_state=initial_state)
 
 

@@ -16,7 +16,12 @@ tf = pytest.importorskip("tensorflow")
 hub = pytest.importorskip("tensorflow_hub")
 
 OUTPUTS = {
-    "word_emb", "lstm_outputs1", "lstm_outputs2", "elmo", "default", "sequence_len"
+    "word_emb",
+    "lstm_outputs1",
+    "lstm_outputs2",
+    "elmo",
+    "default",
+    "sequence_len",
 }
 
 

@@ -349,7 +349,9 @@ def test_epochs_in_few_calls_equal_epochs_one_by_one(monkeypatch, capsys, per_ca
     monkeypatch.setattr(network, "_FUSED_LOGITS", 50 * per_call)
     chunked, chunked_history, _ = _fit(features, y, np.ones_like(y), **kwargs)
     # verbose=1 takes the epoch-by-epoch path (it prints after each epoch).
-    single, single_history, n_single = _fit(features, y, np.ones_like(y), verbose=1, **kwargs)
+    single, single_history, n_single = _fit(
+        features, y, np.ones_like(y), verbose=1, **kwargs
+    )
     assert capsys.readouterr().out.count("epoch") == 7
     assert n_fused == n_single == 7
     for weights, history in ((fused, fused_history), (chunked, chunked_history)):

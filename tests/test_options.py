@@ -13,7 +13,11 @@ def tiny():
 
 def test_published_sizes_have_the_published_dimensions():
     original = parse_options(SIZES["original"])
-    assert (original.lstm_dim, original.projection_dim, original.n_highway) == (4096, 512, 2)
+    assert (original.lstm_dim, original.projection_dim, original.n_highway) == (
+        4096,
+        512,
+        2,
+    )
     assert original.n_filters == 2048 and original.output_dim == 1024
     assert original.use_skip_connections
     # About 200 MFLOPs per token, as the paper's model is usually quoted.

@@ -35,10 +35,12 @@ from sklearn_elmo.exceptions import BilmMismatchError, InconsistentVersionWarnin
 from sklearn_elmo.persistence import _elmo_estimators, default_model_dir
 from sklearn_elmo.testing import make_random_bilm
 
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ESTIMATORS = [ElmoClassifier, ElmoRegressor, ElmoVectorizer]
-WORDS = ["good great fine happy nice".split(), "bad awful poor sad grim".split()]
+WORDS = [
+    ["good", "great", "fine", "happy", "nice"],
+    ["bad", "awful", "poor", "sad", "grim"],
+]
 FAST = dict(epochs=3, learning_rate=0.02, random_state=0)
 TOLERANCE = 1e-6
 
@@ -225,7 +227,9 @@ def test_estimators_are_found_everywhere(pipeline, search, model):
 def test_pickle_holds_no_tensorflow_no_biLM_no_cache(Estimator, fitted, model):
     est, _ = fitted[Estimator]
     outputs(est)  # builds the cached Keras network (a vectorizer mixes in numpy)
-    assert (getattr(est, "_network_cache", None) is None) == (Estimator is ElmoVectorizer)
+    assert (getattr(est, "_network_cache", None) is None) == (
+        Estimator is ElmoVectorizer
+    )
     blob = pickle.dumps(est)
     for name in pickled_globals(blob):
         module = name.split(".")[0]
@@ -359,9 +363,7 @@ def test_changed_initial_state_gets_a_helpful_error(fitted):
     assert "set_params(initial_state='warm')" in message
 
 
-def test_missing_model_error_names_the_fingerprint_and_the_way_out(
-    fitted, tmp_path
-):
+def test_missing_model_error_names_the_fingerprint_and_the_way_out(fitted, tmp_path):
     est = pickle_round_trip(fitted[ElmoRegressor][0])
     est.set_params(model=str(tmp_path / "gone"))
     with pytest.raises(ValueError) as info:
@@ -469,8 +471,11 @@ def test_self_contained_archive_works_without_the_source(
     (bundle,) = manifest["models"]
     assert bundle["kind"] == "weight-files" and bundle["source"] == private_model
     weights = open(os.path.join(private_model, "weights.hdf5"), "rb").read()
-    assert {"name": "weights.hdf5", "size": len(weights),
-            "sha256": hashlib.sha256(weights).hexdigest()} in bundle["files"]
+    assert {
+        "name": "weights.hdf5",
+        "size": len(weights),
+        "sha256": hashlib.sha256(weights).hexdigest(),
+    } in bundle["files"]
     shutil.rmtree(private_model)
 
     model_dir = tmp_path / "models"
@@ -567,9 +572,7 @@ def test_bad_arguments(fitted, tmp_path):
 # -- TF Hub modules as bundled models --------------------------------------------------
 
 
-def test_archive_bundles_hub_module_dirs_and_cached_handles(
-    tmp_path, monkeypatch
-):
+def test_archive_bundles_hub_module_dirs_and_cached_handles(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow_hub")
     from sklearn_elmo import export_hub_module
 

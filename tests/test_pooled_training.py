@@ -9,10 +9,10 @@ import tensorflow as tf
 
 from sklearn_elmo.head import NetworkSpec
 from sklearn_elmo.head._keras import (
-    entry_losses,
-    variables_dict,
     build_network,
+    entry_losses,
     initial_weights,
+    variables_dict,
 )
 from sklearn_elmo.head._pooled_training import PooledTrainer, pooled_fit, pooled_trainer
 
@@ -20,7 +20,11 @@ N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
 
 SPECS = {
     "softmax": NetworkSpec(
-        n_layers=3, dim=6, hidden_layer_sizes=(4,), n_outputs=3, output="softmax",
+        n_layers=3,
+        dim=6,
+        hidden_layer_sizes=(4,),
+        n_outputs=3,
+        output="softmax",
         mix_l2=1e-2,
     ),
     "sigmoid": NetworkSpec(
@@ -28,7 +32,11 @@ SPECS = {
     ),
     "linear": NetworkSpec(n_layers=2, dim=5, n_outputs=1, output="linear"),
     "dropout": NetworkSpec(
-        n_layers=3, dim=6, hidden_layer_sizes=(5, 4), n_outputs=1, output="sigmoid",
+        n_layers=3,
+        dim=6,
+        hidden_layer_sizes=(5, 4),
+        n_outputs=1,
+        output="sigmoid",
         dropout=0.5,
     ),
 }
@@ -64,7 +72,9 @@ def _reference(spec, seed, learning_rate, layers, y, w, orders):
             index = order[start : start + BATCH]
             with tf.GradientTape() as tape:
                 logits = model({"layers": layers[index]}, training=True)
-                loss = tf.reduce_mean(w[index] * entry_losses(spec.output, y[index], logits))
+                loss = tf.reduce_mean(
+                    w[index] * entry_losses(spec.output, y[index], logits)
+                )
                 if model.losses:
                     loss += tf.add_n(model.losses)
             grads = tape.gradient(loss, model.trainable_variables)
@@ -104,7 +114,9 @@ def _assert_same(got, expected):
     ref_weights, ref_totals, ref_logits = expected
     assert weights.keys() == ref_weights.keys()
     for name in weights:
-        np.testing.assert_allclose(weights[name], ref_weights[name], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            weights[name], ref_weights[name], rtol=1e-4, atol=1e-5
+        )
     np.testing.assert_allclose(totals, ref_totals, rtol=1e-4)
     for a, b in zip(logits, ref_logits, strict=True):
         assert a.shape == (N, b.shape[1])
@@ -167,7 +179,12 @@ def test_dropout_is_seeded_by_the_fit():
 
 def test_refuses_token_level_specs():
     spec = NetworkSpec(
-        n_layers=3, dim=6, pooling="max", token_level=True, n_outputs=1, output="sigmoid"
+        n_layers=3,
+        dim=6,
+        pooling="max",
+        token_level=True,
+        n_outputs=1,
+        output="sigmoid",
     )
     with pytest.raises(ValueError, match="per-text features"):
         PooledTrainer(spec, BATCH)
@@ -207,7 +224,9 @@ def test_evaluate_and_penalty_equal_the_trained_keras_model():
         penalty = fit.penalty()
     expected = model({"layers": layers[index]}, training=False).numpy()
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
-    expected_sum = float(tf.reduce_sum(w[index] * entry_losses("sigmoid", y[index], expected)))
+    expected_sum = float(
+        tf.reduce_sum(w[index] * entry_losses("sigmoid", y[index], expected))
+    )
     np.testing.assert_allclose(loss_sum, expected_sum, rtol=1e-5)
     np.testing.assert_allclose(penalty, float(tf.add_n(model.losses)), rtol=1e-6)
     assert penalty > 0

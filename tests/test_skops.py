@@ -345,7 +345,9 @@ def test_trusted_types_are_the_estimators_and_the_default_tokenizer():
         "sklearn_elmo.estimators.ElmoVectorizer",
         "sklearn_elmo.tokenize.default_tokenizer",
     } <= set(names)
-    assert "sklearn_elmo.estimators._base.ElmoBase" not in names  # the base class builds nothing
+    assert (
+        "sklearn_elmo.estimators._base.ElmoBase" not in names
+    )  # the base class builds nothing
     assert all(name.startswith("sklearn_elmo.") for name in names)
 
 

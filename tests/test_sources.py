@@ -42,7 +42,9 @@ def test_directory_without_weights(model):
 
 def test_two_candidate_weight_files(model):
     shutil.copy(model / "weights.hdf5", model / "weights_old.hdf5")
-    with pytest.raises(ValueError, match="several weights files.*weights.hdf5.*weights_old"):
+    with pytest.raises(
+        ValueError, match="several weights files.*weights.hdf5.*weights_old"
+    ):
         load_bilm(model)
     # Naming the weights file chooses between them.
     assert load_bilm(model / "weights_old.hdf5").dim == 32
@@ -58,7 +60,9 @@ def test_allennlp_file_names_and_extra_vocab(tmp_path):
     (target / "vocab.txt").write_text("the\ncat\n")
     reference = load_bilm(model, "zeros").embed([["a", "b"]])[0]
     for source in (target, target / f"{prefix}options.json"):
-        np.testing.assert_array_equal(load_bilm(source, "zeros").embed([["a", "b"]])[0], reference)
+        np.testing.assert_array_equal(
+            load_bilm(source, "zeros").embed([["a", "b"]])[0], reference
+        )
 
 
 def test_nlpl_layout(tmp_path):
@@ -84,7 +88,9 @@ def test_not_hdf5_at_all(model):
 
 def test_missing_dataset(model):
     _rewrite_dataset(model / "weights.hdf5", "CNN_high_0/W_carry", None)
-    with pytest.raises(ValueError, match="weights.hdf5: missing dataset 'CNN_high_0/W_carry'"):
+    with pytest.raises(
+        ValueError, match="weights.hdf5: missing dataset 'CNN_high_0/W_carry'"
+    ):
         load_bilm(model)
 
 
@@ -94,7 +100,9 @@ def test_shape_disagrees_with_options(model):
         "RNN_1/RNN/MultiRNNCell/Cell1/LSTMCell/W_0",
         np.zeros((32, 64), np.float32),
     )
-    with pytest.raises(ValueError, match=r"Cell1/LSTMCell/W_0' has shape \(32, 64\).*\(32, 128\)"):
+    with pytest.raises(
+        ValueError, match=r"Cell1/LSTMCell/W_0' has shape \(32, 64\).*\(32, 128\)"
+    ):
         load_bilm(model)
 
 
@@ -107,7 +115,9 @@ def test_options_disagree_with_weights(model):
 
 
 def test_nan_weights(model):
-    _rewrite_dataset(model / "weights.hdf5", "CNN/b_cnn_0", np.full(8, np.nan, np.float32))
+    _rewrite_dataset(
+        model / "weights.hdf5", "CNN/b_cnn_0", np.full(8, np.nan, np.float32)
+    )
     with pytest.raises(ValueError, match="NaN"):
         load_bilm(model)
 

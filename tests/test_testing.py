@@ -19,7 +19,9 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     c = make_random_bilm(tmp_path / "c", seed=8)
     with h5py.File(a / "weights.hdf5") as fa, h5py.File(b / "weights.hdf5") as fb:
         assert (fa["char_embed"][...] == fb["char_embed"][...]).all()
-    assert load_bilm(a).fingerprint == load_bilm(b).fingerprint != load_bilm(c).fingerprint
+    assert (
+        load_bilm(a).fingerprint == load_bilm(b).fingerprint != load_bilm(c).fingerprint
+    )
 
 
 @pytest.mark.parametrize("size", ["tiny", "small"])
@@ -28,7 +30,9 @@ def test_layout_is_exactly_bilm_tf(tmp_path, size):
     opts = read_options(path / "options.json")
     names = set()
     with h5py.File(path / "weights.hdf5") as fh:
-        fh.visititems(lambda n, o: names.add(n) if isinstance(o, h5py.Dataset) else None)
+        fh.visititems(
+            lambda n, o: names.add(n) if isinstance(o, h5py.Dataset) else None
+        )
         for name, shape in expected_shapes(opts).items():
             assert fh[name].shape == shape and fh[name].dtype == "float32"
     assert names == set(expected_shapes(opts))
@@ -36,8 +40,10 @@ def test_layout_is_exactly_bilm_tf(tmp_path, size):
 
 
 def test_published_sizes():
-    dims = {k: (v["lstm"]["dim"], v["lstm"]["projection_dim"], v["char_cnn"]["n_highway"])
-            for k, v in SIZES.items()}
+    dims = {
+        k: (v["lstm"]["dim"], v["lstm"]["projection_dim"], v["char_cnn"]["n_highway"])
+        for k, v in SIZES.items()
+    }
     assert dims["small"] == (1024, 128, 1)
     assert dims["medium"] == (2048, 256, 1)
     assert dims["original"] == (4096, 512, 2)

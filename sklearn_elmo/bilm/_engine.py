@@ -66,7 +66,9 @@ class BilmGraph(tf.Module):
             self._lstm.append(
                 (
                     [tf.constant(w0[d, :P], f32) for d in range(2)],  # (P, 4C) input
-                    [tf.constant(w0[d, P:], f32) for d in range(2)],  # (P, 4C) recurrent
+                    [
+                        tf.constant(w0[d, P:], f32) for d in range(2)
+                    ],  # (P, 4C) recurrent
                     tf.constant(bias[:, None, :], f32),  # (2, 1, 4C)
                     [tf.constant(wp[d], f32) for d in range(2)],  # (C, P)
                 )
@@ -120,7 +122,9 @@ class BilmGraph(tf.Module):
             rows = len(ids)
             padded = max(64, 1 << (rows - 1).bit_length())
             if padded > rows:
-                ids = np.concatenate([ids, np.zeros((padded - rows, MAX_CHARS), np.int32)])
+                ids = np.concatenate(
+                    [ids, np.zeros((padded - rows, MAX_CHARS), np.int32)]
+                )
             parts.append(self.embed_tokens(ids)[:rows])
         return tf.concat(parts, axis=0)
 

@@ -133,9 +133,7 @@ def _forward(tf, opts, w, aggregation, tokens, sequence_len):
     width = T + 2
     # Every sentence as strings with its boundaries; "<S>" and "</S>" encode
     # as the boundary tokens (see _char_ids).
-    padded = tf.concat(
-        [tf.fill([B, 1], "<S>"), tokens, tf.fill([B, 1], "")], axis=1
-    )
+    padded = tf.concat([tf.fill([B, 1], "<S>"), tokens, tf.fill([B, 1], "")], axis=1)
     position = tf.range(width)[None, :]
     padded = tf.where(tf.equal(position, (seq + 1)[:, None]), "</S>", padded)
     real = tf.where(tf.sequence_mask(lengths, width))
@@ -226,11 +224,15 @@ def _build_and_save(opts, weights, path):
         with v1.variable_scope("aggregation"):
             aggregation = {
                 "weights": v1.get_variable(
-                    "weights", shape=[n_layers], initializer=v1.zeros_initializer(),
+                    "weights",
+                    shape=[n_layers],
+                    initializer=v1.zeros_initializer(),
                     use_resource=True,
                 ),
                 "scaling": v1.get_variable(
-                    "scaling", shape=[], initializer=v1.ones_initializer(),
+                    "scaling",
+                    shape=[],
+                    initializer=v1.ones_initializer(),
                     use_resource=True,
                 ),
             }

@@ -10,7 +10,6 @@ from ._sources import is_hub_source, resolve_weight_files
 INITIAL_STATE_OPTIONS = ("auto",) + INITIAL_STATES
 
 
-
 def resolve_initial_state(source, initial_state="auto"):
     """The initial state ``load_bilm(source, initial_state)`` runs with.
 
@@ -34,7 +33,6 @@ def resolve_initial_state(source, initial_state="auto"):
     if initial_state != "auto":
         return initial_state
     return "zeros" if is_hub_source(source) else "warm"
-
 
 
 def load_bilm(source, initial_state="auto"):
@@ -95,9 +93,10 @@ def load_bilm(source, initial_state="auto"):
             )
         path = _hub.resolve_hub_source(source)
         key = _hub.module_identity(path)
-        return shared_bilm(key, lambda: _hub.HubBackend(path, str(source)), initial_state, source)
+        return shared_bilm(
+            key, lambda: _hub.HubBackend(path, str(source)), initial_state, source
+        )
     files = resolve_weight_files(source)
     return shared_bilm(
         files.identity(), lambda: WeightFilesBackend(files), initial_state, source
     )
-

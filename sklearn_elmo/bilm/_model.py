@@ -16,8 +16,6 @@ from ._warmup import warmup_sentences
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
 
 
-
-
 def _check_sentences(sentences):
     if isinstance(sentences, (str, bytes)):
         raise TypeError(
@@ -55,10 +53,6 @@ def _check_batch_size(batch_size):
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}")
     return int(batch_size)
-
-
-
-
 
 
 class Bilm:
@@ -133,7 +127,9 @@ class Bilm:
             if missing > 0:
                 extra = self._backend.zero_state(missing)
                 carried = tuple(np.concatenate(p, axis=2) for p in zip(carried, extra))
-            layers, final = self._backend.run(sentences, tuple(s[:, :, :n] for s in carried))
+            layers, final = self._backend.run(
+                sentences, tuple(s[:, :, :n] for s in carried)
+            )
             carried = tuple(s.copy() for s in carried)
             for whole, part in zip(carried, final):
                 whole[:, :, :n] = part
@@ -177,7 +173,9 @@ class Bilm:
         lengths = np.array([len(s) for s in sentences])
         plan = self._plan_batches(lengths, batch_size)
         batches = ([sentences[i] for i in index] for index in plan)
-        for index, layers in zip(plan, self._backend.embed_batches(batches, self.initial_state)):
+        for index, layers in zip(
+            plan, self._backend.embed_batches(batches, self.initial_state)
+        ):
             yield index, layers, _mask(lengths[index], layers.shape[2])
 
     def embed(self, sentences, batch_size=256):
@@ -216,7 +214,9 @@ class Bilm:
         """
         sentences = _check_sentences(sentences)
         max_len = max((len(s) for s in sentences), default=0)
-        layers = np.zeros((len(sentences), self.n_layers, max_len, self.dim), np.float32)
+        layers = np.zeros(
+            (len(sentences), self.n_layers, max_len, self.dim), np.float32
+        )
         mask = np.zeros((len(sentences), max_len), bool)
         for index, batch_layers, batch_mask in self.iter_embed(sentences, batch_size):
             width = batch_layers.shape[2]
@@ -227,13 +227,3 @@ class Bilm:
 
 def _mask(lengths, width):
     return np.arange(width)[None, :] < np.asarray(lengths)[:, None]
-
-
-
-
-
-
-
-
-
-

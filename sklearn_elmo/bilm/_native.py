@@ -62,7 +62,11 @@ class WeightFilesBackend:
 
     def plan_batches(self, lengths, batch_size):
         return plan_batches(
-            lengths, batch_size, self.max_batch_tokens, self.round_batch, self.graph.pad_rows
+            lengths,
+            batch_size,
+            self.max_batch_tokens,
+            self.round_batch,
+            self.graph.pad_rows,
         )
 
     def zero_state(self, n_rows):
@@ -74,7 +78,8 @@ class WeightFilesBackend:
         if missing == 0:
             return sentences, state
         state = tuple(
-            np.concatenate([s, z], axis=2) for s, z in zip(state, self.zero_state(missing))
+            np.concatenate([s, z], axis=2)
+            for s, z in zip(state, self.zero_state(missing))
         )
         return list(sentences) + [[]] * missing, state
 
@@ -181,7 +186,6 @@ class WeightFilesBackend:
             yield np.asarray(self.graph.run_packed(table, plan, start))  # a view
 
 
-
 def _weights_digest(options, weights):
     digest = hashlib.sha256()
     canonical = options.to_dict()
@@ -192,4 +196,3 @@ def _weights_digest(options, weights):
         digest.update(f"{name}:{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
-

@@ -107,7 +107,9 @@ def parse_options(options, path="options"):
         Naming ``path`` and the offending key when anything is missing or wrong.
     """
     if not isinstance(options, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(options).__name__}")
+        raise ValueError(
+            f"{path}: expected a JSON object, got {type(options).__name__}"
+        )
     try:
         lstm = options["lstm"]
         cnn = options["char_cnn"]
@@ -147,7 +149,9 @@ def parse_options(options, path="options"):
         width = _positive_int(f[0], f"char_cnn.filters[{i}] width", path)
         num = _positive_int(f[1], f"char_cnn.filters[{i}] num", path)
         if width > MAX_CHARS:
-            raise ValueError(f"{path}: char_cnn.filters[{i}] width {width} > {MAX_CHARS}")
+            raise ValueError(
+                f"{path}: char_cnn.filters[{i}] width {width} > {MAX_CHARS}"
+            )
         parsed_filters.append((width, num))
     if isinstance(n_highway, bool) or not isinstance(n_highway, int) or n_highway < 0:
         raise ValueError(f"{path}: char_cnn.n_highway must be >= 0, got {n_highway!r}")

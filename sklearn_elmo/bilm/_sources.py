@@ -40,9 +40,7 @@ class WeightFiles:
     def identity(self):
         """What changes when the files change (path, size, mtime)."""
         paths = (self.archive,) if self.archive else (self.options, self.weights)
-        stats = tuple(
-            (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths
-        )
+        stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
         if self.archive:
             return stats + (str(self.options), str(self.weights))
         return stats
@@ -249,7 +247,9 @@ def resolve_weight_files(source):
         weights = _weights_in(path, options.name)
         return WeightFiles(options.resolve(), weights.resolve())
     if path.suffix == ".json":
-        return WeightFiles(path.resolve(), _weights_in(path.parent, path.name).resolve())
+        return WeightFiles(
+            path.resolve(), _weights_in(path.parent, path.name).resolve()
+        )
     if path.suffix in WEIGHT_SUFFIXES:
         return WeightFiles(_options_in(path.parent).resolve(), path.resolve())
     if path.suffix in ARCHIVE_SUFFIXES:

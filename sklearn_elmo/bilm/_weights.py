@@ -85,8 +85,12 @@ def read_weights(path, opts, where=None):
             try:
                 values = np.asarray(dataset[...], dtype=np.float32)
             except (OSError, TypeError, ValueError) as exc:
-                raise ValueError(f"{where}: cannot read dataset {name!r} ({exc})") from None
+                raise ValueError(
+                    f"{where}: cannot read dataset {name!r} ({exc})"
+                ) from None
             if not np.all(np.isfinite(values)):
-                raise ValueError(f"{where}: dataset {name!r} holds NaN or infinite values")
+                raise ValueError(
+                    f"{where}: dataset {name!r} holds NaN or infinite values"
+                )
             weights[name] = values
     return weights

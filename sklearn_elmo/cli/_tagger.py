@@ -29,6 +29,7 @@ def _quiet_tensorflow():
     # Entered for the rest of the command, like the other commands' blocks.
     quiet_tensorflow().__enter__()
 
+
 __all__ = ["add_tagger_commands", "read_conll"]
 
 _BIO_TAG = re.compile(r"^(?:O|[BIESLU]-.+)$")

@@ -291,7 +291,9 @@ class ElmoVectorizer(TransformerMixin, ElmoBase):
 
     def _encode(self, features):
         """The fitted scalar mix, pooled (numpy: a vectorizer never loads Keras)."""
-        return encode(NetworkSpec(**self._network_spec), self.network_weights_, features)
+        return encode(
+            NetworkSpec(**self._network_spec), self.network_weights_, features
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: ``elmo_mean_0``, ..., ``elmo_max_0``, ...

@@ -48,17 +48,13 @@ class _InferenceTemplate:
         return self.encoder if self.model is None else self.model
 
 
-
 _TEMPLATES = collections.OrderedDict()
-
 
 
 _TEMPLATES_LOCK = threading.Lock()
 
 
-
 _MAX_TEMPLATES = 16
-
 
 
 def inference_template(spec):
@@ -70,7 +66,6 @@ def inference_template(spec):
                 _TEMPLATES.popitem(last=False)
         _TEMPLATES.move_to_end(spec)
         return template
-
 
 
 class Network:
@@ -93,7 +88,9 @@ class Network:
         if self._template.model is None:
             weights = {k: v for k, v in weights.items() if k.startswith("scalar_mix/")}
         elif self.center is None or self.scale is None:
-            raise ValueError("A network with a head needs input/center and input/scale.")
+            raise ValueError(
+                "A network with a head needs input/center and input/scale."
+            )
         check_weights(self._template.holder, weights)
         self._weights = weights
 
@@ -122,4 +119,3 @@ class Network:
     def encode(self, features):
         """The scalar mix of the raw layers, pooled: ``(n_texts, spec.n_pooled)``."""
         return self._call("encode", features, self.spec.n_pooled)
-

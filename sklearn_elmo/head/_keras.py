@@ -18,7 +18,6 @@ This module holds the Keras building blocks (layers, the model, its
 initial values, the losses and variable helpers both training paths use).
 """
 
-
 import functools
 
 import keras
@@ -103,8 +102,6 @@ class MaskedPooling(keras.layers.Layer):
         return {**super().get_config(), "pooling": self.pooling}
 
 
-
-
 def build_network(spec, seed=0):
     """Build the Keras model and its encoder for ``spec``.
 
@@ -147,8 +144,6 @@ def build_network(spec, seed=0):
         name="output",
     )(h)
     return keras.Model(inputs, logits, name="elmo_head"), encoder
-
-
 
 
 def kernel_initializer(seed):
@@ -261,29 +256,3 @@ def assign_weights(model, weights):
     variables = {v.path: v for v in model.trainable_variables}
     for path, value in weights.items():
         variables[path].assign(value)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

@@ -78,7 +78,9 @@ class PooledTrainer:
         # these small steps. Same formula and defaults as keras.optimizers.Adam
         # (tested against it).
         weights = [v.value for v in model.trainable_variables]
-        self._moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in weights]
+        self._moments = [
+            tf.Variable(tf.zeros_like(v), trainable=False) for v in weights
+        ]
         self._velocities = [
             tf.Variable(tf.zeros_like(v), trainable=False) for v in weights
         ]
@@ -92,7 +94,9 @@ class PooledTrainer:
         def apply_adam(grads):
             t = iterations.assign_add(1.0)
             beta1_power, beta2_power = tf.pow(beta_1, t), tf.pow(beta_2, t)
-            for weight, m, v, grad in zip(weights, moments, velocities, grads, strict=True):
+            for weight, m, v, grad in zip(
+                weights, moments, velocities, grads, strict=True
+            ):
                 tf.raw_ops.ResourceApplyAdam(
                     var=weight.handle,
                     m=m.handle,
@@ -150,7 +154,11 @@ class PooledTrainer:
                     tf.gather(w, index) * real[:, None],
                     n_real,
                 )
-                return s + 1, losses.write(s, loss * n_real), logits.write(s, batch_logits)
+                return (
+                    s + 1,
+                    losses.write(s, loss * n_real),
+                    logits.write(s, batch_logits),
+                )
 
             _, losses, logits = tf.while_loop(
                 lambda s, *_: s < n_steps,
@@ -176,7 +184,9 @@ class PooledTrainer:
         @tf.function(input_signature=signature[:1] + signature[2:], autograph=False)
         def evaluate(index, layers, y, w):
             logits = model({"layers": tf.gather(layers, index)}, training=False)
-            entries = tf.gather(w, index) * entry_losses(output, tf.gather(y, index), logits)
+            entries = tf.gather(w, index) * entry_losses(
+                output, tf.gather(y, index), logits
+            )
             return tf.reduce_sum(entries), logits
 
         self._evaluate = evaluate
@@ -232,10 +242,16 @@ class PooledTrainer:
         ``(len(orders),)``, and logits, shape ``(len(orders), n, n_outputs)``.
         """
         n = len(orders[0])
-        padded = np.zeros((len(orders), -(-n // self.batch_size) * self.batch_size), np.int32)
+        padded = np.zeros(
+            (len(orders), -(-n // self.batch_size) * self.batch_size), np.int32
+        )
         padded[:, :n] = orders
         totals, logits = self._epochs(
-            tf.convert_to_tensor(padded), tf.constant(n), data["layers"], data["y"], data["w"]
+            tf.convert_to_tensor(padded),
+            tf.constant(n),
+            data["layers"],
+            data["y"],
+            data["w"],
         )
         return totals, logits[:, :n]
 
@@ -273,7 +289,9 @@ class PooledFit:
 
 
 @contextlib.contextmanager
-def pooled_fit(spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate):
+def pooled_fit(
+    spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate
+):
     """Hold the shared trainer of ``spec`` for one fit, started from ``initial``.
 
     Parameters

@@ -13,18 +13,14 @@ import numpy as np
 OUTPUTS = ("sigmoid", "softmax", "linear")
 
 
-
 _PREDICT_BATCH_MEANS = 4096
-
 
 
 _PREDICT_BATCH_TOKENS = 128
 
 
-
 # Most bytes of one padded token-level inference batch (its "layers" input).
 _PREDICT_BATCH_BYTES = 64 * 2**20
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,13 +48,11 @@ class NetworkSpec:
         return dataclasses.asdict(self)
 
 
-
 def layer_seeds(spec, seed):
     """Seeds of the dropout layer, the hidden layers and the output layer."""
     return np.random.RandomState(seed).randint(
         0, 2**31 - 1, size=len(spec.hidden_layer_sizes) + 2
     )
-
 
 
 class StandardizedFeatures:
@@ -84,7 +78,6 @@ class StandardizedFeatures:
         return batch
 
 
-
 def input_statistics(features, index):
     """Per-layer center ``(n_layers, dim)`` and common scale of the head's inputs.
 
@@ -108,11 +101,9 @@ def input_statistics(features, index):
     return center.astype(np.float32), np.array(scale, dtype=np.float32)
 
 
-
 def fixed_batches(index, batch_size):
     for start in range(0, len(index), batch_size):
         yield index[start : start + batch_size]
-
 
 
 def inference_batches(spec, features, index):
@@ -144,11 +135,9 @@ def inference_batches(spec, features, index):
         start = stop
 
 
-
 def default_weights(spec):
     """Weights of an untrained encoder: plain average (w = 0), gamma = 1."""
     return {
         "scalar_mix/w": np.zeros(spec.n_layers, np.float32),
         "scalar_mix/gamma": np.ones((), np.float32),
     }
-

@@ -13,7 +13,6 @@ from ._keras import (
 HIDDEN = ("none", "bilstm")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TaggerSpec:
     """Everything that fixes the tagger network's architecture."""
@@ -31,7 +30,6 @@ class TaggerSpec:
 
     def as_dict(self):
         return dataclasses.asdict(self)
-
 
 
 def build_tagger_network(spec):
@@ -55,7 +53,6 @@ def build_tagger_network(spec):
         x = keras.layers.Bidirectional(lstm, name="bilstm")(x, mask=inputs["mask"])
     logits = keras.layers.Dense(spec.n_classes, name="output")(x)
     return keras.Model(inputs, logits, name="elmo_tagger")
-
 
 
 def initial_weights(model, seed):
@@ -97,4 +94,3 @@ def initial_weights(model, seed):
         for s in seeds[len(variables) :]
     ]
     return weights, generator_states
-

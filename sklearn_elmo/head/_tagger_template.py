@@ -27,7 +27,6 @@ def _batch_targets(features, index, width, tags, token_weights):
     return y, w
 
 
-
 class _Template:
     """One built tagger network with its optimizer and traced functions."""
 
@@ -184,17 +183,13 @@ class _Template:
         return variables_dict(self.model)
 
 
-
 _TEMPLATES = collections.OrderedDict()
-
 
 
 _TEMPLATES_LOCK = threading.Lock()
 
 
-
 _MAX_TEMPLATES = 16
-
 
 
 def tagger_template(spec):
@@ -207,4 +202,3 @@ def tagger_template(spec):
                 _TEMPLATES.popitem(last=False)
         _TEMPLATES.move_to_end(spec)
         return template
-

@@ -106,7 +106,9 @@ def train_network(
             for start in range(0, epochs, per_call):
                 chunk = orders[start : start + per_call]
                 totals, logits = fit.run_epochs(chunk)
-                for order, total, epoch_logits in zip(chunk, totals, logits, strict=True):
+                for order, total, epoch_logits in zip(
+                    chunk, totals, logits, strict=True
+                ):
                     history["loss"].append(total / len(order))
                     history["score"].append(_score(score, targets[order], epoch_logits))
             n_iter = epochs
@@ -117,7 +119,9 @@ def train_network(
                 n_iter = epoch + 1
                 history["loss"].append(total / len(order))
                 history["score"].append(_score(score, targets[order], all_logits))
-                message = f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+                message = (
+                    f"loss {history['loss'][-1]:.4f}, score {history['score'][-1]:.4f}"
+                )
 
                 if val_index is not None:
                     val_total, val_order, val_logits = 0.0, [], []
@@ -136,15 +140,15 @@ def train_network(
                             np.concatenate(val_logits),
                         )
                     )
-                    message += (
-                        f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
-                    )
+                    message += f", val_loss {val_loss:.4f}, val_score {history['val_score'][-1]:.4f}"
                     if val_loss < best_loss:
                         best_loss, best_weights, stale = val_loss, fit.weights(), 0
                     else:
                         stale += 1
                 if verbose > 0:
-                    print(f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout)
+                    print(
+                        f"[{label}] epoch {n_iter}/{epochs}: {message}", file=sys.stdout
+                    )
                 if (
                     val_index is not None
                     and n_iter_no_change is not None
@@ -162,7 +166,6 @@ def train_network(
     return weights, history, n_iter
 
 
-
 def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch_size):
     """A context holding one fit's training state, started from ``seed``'s weights.
 
@@ -172,7 +175,9 @@ def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch
     """
     if spec.token_level:
         return contextlib.nullcontext(
-            _KerasFit(spec, features, targets, loss_weights, seed, learning_rate, batch_size)
+            _KerasFit(
+                spec, features, targets, loss_weights, seed, learning_rate, batch_size
+            )
         )
     return pooled_fit(
         spec,
@@ -185,14 +190,15 @@ def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch
     )
 
 
-
 class _KerasFit:
     """One fit on its own Keras model and optimizer: batches of any shape.
 
     The interface of :class:`~sklearn_elmo.head._pooled_training.PooledFit`.
     """
 
-    def __init__(self, spec, features, targets, loss_weights, seed, learning_rate, batch_size):
+    def __init__(
+        self, spec, features, targets, loss_weights, seed, learning_rate, batch_size
+    ):
         self.model = model = build_network(spec, seed=seed)[0]
         self.features, self.targets, self.loss_weights = features, targets, loss_weights
         self.batch_size = batch_size
@@ -210,7 +216,9 @@ class _KerasFit:
                 loss = tf.reduce_mean(w * entry_losses(output, y, logits))
                 loss = loss + mix_penalty(model)
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            optimizer.apply_gradients(
+                zip(grads, model.trainable_variables, strict=True)
+            )
             return loss, logits
 
         @tf.function(input_signature=signature, autograph=False)
@@ -250,7 +258,5 @@ class _KerasFit:
         return variables_dict(self.model)
 
 
-
 def _score(score, targets, logits):
     return float(score(targets, logits)) if score is not None else float("nan")
-
