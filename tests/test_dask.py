@@ -26,8 +26,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 import sklearn_elmo
 from sklearn_elmo import ElmoClassifier, ElmoVectorizer, _threads
-from sklearn_elmo.features import _disk as _cache
 from sklearn_elmo.dask import TensorFlowThreads, apply_partitions
+from sklearn_elmo.features import _disk as _cache
 
 TIMEOUT = 240  # seconds, for any one result from the cluster
 WORKER_LIFETIME = "20 minutes"
