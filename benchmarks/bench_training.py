@@ -7,25 +7,27 @@ For each size, the same generated corpus (Zipf-distributed words, log-normal
 sentence lengths: benchmarks/_common.py), the same vocabulary file, batch
 64, unroll 20 and 4096 negatives go through
 
-- ``train_bilm`` here: tokens/s over the steps after the first (which traces
-  and compiles), and the achieved training FLOP rate (forward + backward
-  FLOPs actually executed: the char CNN on each batch's distinct tokens, up
-  to the longest one's characters, both
-  LSTM stacks, the sampled softmax) as a ratio of the fp32 matmul rate
-  measured in the same run just before;
+- ``train_bilm`` here: tokens/s, and the achieved training FLOP rate
+  (forward + backward FLOPs actually executed: the char CNN on each batch's
+  distinct tokens up to the longest one's characters, both LSTM stacks, the
+  sampled softmax) as a ratio of the fp32 matmul rate measured in the same
+  run just before;
 - simple_elmo 0.9.2's trainer (bilm-tf's code on TF 2 through
   ``tf.compat.v1``) in its own process, from the Python given by
   ``--peer-python`` (a venv with ``simple_elmo`` and ``tf-keras``), run with
   ``TF_USE_LEGACY_KERAS=1`` and eager execution disabled. Its module is copied
   into a temporary directory and one line patched there
   (``train_perplexity += loss`` fails on current TensorFlow; it becomes
-  ``train_perplexity = train_perplexity + loss``). Its steps are timed between
-  the batches its data generator yields, the first two skipped.
+  ``train_perplexity = train_perplexity + loss``).
 
-Both are timed over the same number of steps, ``--rounds`` times
-interleaved, and the best of each is kept; the ratios (wall-clock tokens/s,
-and tokens per CPU-second, which a machine shared with other jobs disturbs
-less) are the figures to read.
+Both are timed the same way: a stamp as each step's batch is fetched (our
+``Windows.batch``, simple_elmo's data generator), the first two steps
+skipped (tracing, graph set-up); tokens/s is that of the median step, which
+a machine shared with other jobs disturbs less than the mean, and tokens per
+CPU-second is over all the timed steps.
+
+Both run the same number of steps, ``--rounds`` times interleaved, and the
+best of each is kept; the ratios are the figures to read.
 """
 
 import argparse
@@ -34,6 +36,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +85,7 @@ options = config["options"]
 save = os.path.join(config["tmp"], "peer_save")
 os.makedirs(save, exist_ok=True)
 training.train(options, Timed(), 1, save, save)
-wall = stamps[-1][0] - stamps[2][0]
-cpu = stamps[-1][1] - stamps[2][1]
-print("PEER_RESULT " + json.dumps({"steps": len(stamps) - 3, "wall": wall, "cpu": cpu}))
+print("PEER_RESULT " + json.dumps({"stamps": stamps}))
 """
 
 
@@ -111,20 +112,40 @@ def training_flops(opts, n_vocab, cnn):
     return 3 * (lstm + softmax + cnn)
 
 
+def step_rates(stamps):
+    """Tokens/s of the median step and tokens per CPU-second, from the stamps
+    taken as each step's batch is fetched (the first two steps skipped)."""
+    stamps = np.asarray(stamps[2:])
+    wall = np.diff(stamps[:, 0])
+    cpu = stamps[-1, 1] - stamps[0, 1]
+    return BATCH * UNROLL / float(np.median(wall)), len(wall) * BATCH * UNROLL / cpu
+
+
 def run_ours(size, corpus_path, vocab_path, steps, tmp):
-    out = train_bilm(
-        corpus_path,
-        Path(tmp) / f"ours-{size}",
-        options=size,
-        vocab=vocab_path,
-        tokenizer=str.split,
-        max_tokens=steps * BATCH * UNROLL,
-        n_negative_samples=NEGATIVES,
-        verbose=0,
-        checkpoint_every=1e9,
-        resume=False,
-    )
-    return out["tokens_per_second"], out["tokens_per_cpu_second"]
+    stamps = []
+    batch = Windows.batch
+
+    def timed(self, step):
+        stamps.append((time.perf_counter(), time.process_time()))
+        return batch(self, step)
+
+    Windows.batch = timed
+    try:
+        train_bilm(
+            corpus_path,
+            Path(tmp) / f"ours-{size}",
+            options=size,
+            vocab=vocab_path,
+            tokenizer=str.split,
+            max_tokens=steps * BATCH * UNROLL,
+            n_negative_samples=NEGATIVES,
+            verbose=0,
+            checkpoint_every=1e9,
+            resume=False,
+        )
+    finally:
+        Windows.batch = batch
+    return step_rates(stamps)
 
 
 def run_peer(python, size, corpus_path, vocab_path, n_vocab, steps, tmp):
@@ -160,9 +181,7 @@ def run_peer(python, size, corpus_path, vocab_path, n_vocab, steps, tmp):
     )
     for line in proc.stdout.splitlines():
         if line.startswith("PEER_RESULT "):
-            result = json.loads(line[len("PEER_RESULT ") :])
-            tokens = result["steps"] * BATCH * UNROLL
-            return tokens / result["wall"], tokens / result["cpu"]
+            return step_rates(json.loads(line[len("PEER_RESULT ") :])["stamps"])
     raise RuntimeError(f"simple_elmo run failed:\n{proc.stderr[-3000:]}")
 
 

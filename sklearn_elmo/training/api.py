@@ -138,7 +138,10 @@ def train_bilm(
     ----------
     corpus : str, path-like, list of paths, or iterable of str
         Text files (``.gz`` allowed) with one sentence per line, or the
-        sentences themselves. Blank lines are skipped.
+        sentences themselves. Blank lines are skipped. A list is taken as
+        paths when its first item is a path-like object, names an existing
+        file, or looks like a path (no spaces, and a ``/`` or a ``.txt`` /
+        ``.gz`` suffix); then every item must be one.
     out_dir : str or path-like
         Receives ``options.json`` + ``weights.hdf5`` (load with
         :func:`~sklearn_elmo.load_bilm`), ``vocab.txt``, ``history.json`` and
