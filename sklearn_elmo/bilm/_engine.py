@@ -11,9 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from ._chars import MAX_CHARS
+from ._ops import FORGET_BIAS, lstm_cell, token_embedding
 from ._weights import lstm_prefix
-
-FORGET_BIAS = 1.0
 
 
 class BilmGraph(tf.Module):
@@ -138,21 +137,16 @@ class BilmGraph(tf.Module):
 
     def token_embedding(self, char_ids):
         """Context-independent embeddings of tokens given as ``(n, 50)`` ids."""
-        opts = self.opts
-        act = tf.nn.relu if opts.activation == "relu" else tf.nn.tanh
-        chars = tf.gather(self._char_embed, char_ids)  # (n, 50, char_dim)
-        pooled = []
-        for kernel, bias in self._cnn:
-            conv = tf.nn.conv1d(chars, kernel, stride=1, padding="VALID")
-            pooled.append(act(tf.reduce_max(conv, axis=1) + bias))
-        x = tf.concat(pooled, axis=-1)
-        for w_carry, b_carry, w_transform, b_transform in self._highway:
-            gate = tf.sigmoid(tf.matmul(x, w_carry) + b_carry)
-            transform = tf.nn.relu(tf.matmul(x, w_transform) + b_transform)
-            x = gate * transform + (1.0 - gate) * x
-        if opts.use_projection:
-            x = tf.matmul(x, self._proj[0]) + self._proj[1]
-        return x
+        projection = self._proj if self.opts.use_projection else None
+        return token_embedding(
+            tf,
+            self.opts,
+            self._char_embed,
+            self._cnn,
+            self._highway,
+            projection,
+            char_ids,
+        )
 
     def _cell_step(self, forward_x, backward_x, forward_h, backward_h, bias, c, active):
         """The LSTM cell's elementwise part, compiled by XLA into one pass.
@@ -164,11 +158,8 @@ class BilmGraph(tf.Module):
         ``active`` is false) and the unprojected output ``o * tanh(c)``.
         """
         z = tf.stack([forward_x + forward_h, backward_x + backward_h]) + bias
-        i, j, f, o = tf.split(z, 4, axis=-1)
-        c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
-        if self.opts.cell_clip is not None:
-            c_new = tf.clip_by_value(c_new, -self.opts.cell_clip, self.opts.cell_clip)
-        return tf.where(active, c_new, c), tf.sigmoid(o) * tf.tanh(c_new)
+        c_new, m = lstm_cell(tf, z, c, self.opts.cell_clip)
+        return tf.where(active, c_new, c), m
 
     def _lstm_layer(self, layer, x, lengths, c, h):
         """Run one layer, both directions; ``x`` is ``(2, T, B, P)``."""

@@ -23,10 +23,10 @@ from ._chars import (
     MAX_TOKEN_BYTES,
     PAD_CHAR,
 )
+from ._ops import FORGET_BIAS, lstm_cell, token_embedding
 from ._sources import resolve_weight_files
 from ._weights import expected_shapes, lstm_prefix, read_weight_files
 
-FORGET_BIAS = 1.0
 # tensorflow_hub's module_def.proto: ModuleDef{format: FORMAT_V3}. Field 1
 # (enum, varint wire type) = 3 serializes to the two bytes 0x08 0x03.
 MODULE_DEF_V3 = b"\x08\x03"
@@ -61,24 +61,21 @@ def _char_ids(tf, tokens):
 
 def _token_embedding(tf, opts, w, char_ids):
     """The character CNN, highway layers and projection on ``(n, 50)`` ids."""
-    act = tf.nn.relu if opts.activation == "relu" else tf.nn.tanh
     table = tf.concat([tf.zeros([1, opts.char_dim]), w["char_embed"]], axis=0)
-    chars = tf.gather(table, char_ids)
-    pooled = []
-    for i in range(len(opts.filters)):
-        conv = tf.nn.conv1d(chars, w[f"CNN/W_cnn_{i}"][0], stride=1, padding="VALID")
-        pooled.append(act(tf.reduce_max(conv, axis=1) + w[f"CNN/b_cnn_{i}"]))
-    x = tf.concat(pooled, axis=-1)
-    for k in range(opts.n_highway):
-        prefix = f"CNN_high_{k}"
-        gate = tf.sigmoid(tf.matmul(x, w[f"{prefix}/W_carry"]) + w[f"{prefix}/b_carry"])
-        transform = tf.nn.relu(
-            tf.matmul(x, w[f"{prefix}/W_transform"]) + w[f"{prefix}/b_transform"]
+    kernels = [
+        (w[f"CNN/W_cnn_{i}"][0], w[f"CNN/b_cnn_{i}"]) for i in range(len(opts.filters))
+    ]
+    highways = [
+        tuple(
+            w[f"CNN_high_{k}/{n}"]
+            for n in ("W_carry", "b_carry", "W_transform", "b_transform")
         )
-        x = gate * transform + (1.0 - gate) * x
-    if opts.use_projection:
-        x = tf.matmul(x, w["CNN_proj/W_proj"]) + w["CNN_proj/b_proj"]
-    return x
+        for k in range(opts.n_highway)
+    ]
+    projection = (
+        (w["CNN_proj/W_proj"], w["CNN_proj/b_proj"]) if opts.use_projection else None
+    )
+    return token_embedding(tf, opts, table, kernels, highways, projection, char_ids)
 
 
 def _lstm_layer(tf, opts, w, layer, x):
@@ -101,12 +98,8 @@ def _lstm_layer(tf, opts, w, layer, x):
     gates_x = tf.reshape(gates_x, [2, T, B, 4 * C])
 
     def step(t, c, h, outputs):
-        z = gates_x[:, t] + tf.matmul(h, w_h)
-        i, j, f, o = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
-        if opts.cell_clip is not None:
-            c = tf.clip_by_value(c, -opts.cell_clip, opts.cell_clip)
-        h = tf.matmul(tf.sigmoid(o) * tf.tanh(c), w_p)
+        c, m = lstm_cell(tf, gates_x[:, t] + tf.matmul(h, w_h), c, opts.cell_clip)
+        h = tf.matmul(m, w_p)
         if opts.proj_clip is not None:
             h = tf.clip_by_value(h, -opts.proj_clip, opts.proj_clip)
         return t + 1, c, h, outputs.write(t, h)

@@ -26,6 +26,7 @@ that no output reads.
 import tensorflow as tf
 
 from ._engine import BilmGraph
+from ._ops import lstm_cell
 
 
 class PackedBilmGraph(BilmGraph):
@@ -80,11 +81,7 @@ class PackedBilmGraph(BilmGraph):
         clip = self.opts.cell_clip
         out = []
         for d, (x, h, c) in enumerate(((fw_x, fw_h, fw_c), (bw_x, bw_h, bw_c))):
-            i, j, f, o = tf.split(x + h + bias[d], 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
-            if clip is not None:
-                c = tf.clip_by_value(c, -clip, clip)
-            out += [c, tf.sigmoid(o) * tf.tanh(c)]
+            out += list(lstm_cell(tf, x + h + bias[d], c, clip))
         return out
 
     def _packed_layer(self, layer, fw_in, bw_in, counts, offsets, c0, h0):

@@ -14,7 +14,7 @@ to ``cell_clip``; ``h = clip((sigmoid(o) tanh(c)) W_P_0, proj_clip)``.
 
 import tensorflow as tf
 
-FORGET_BIAS = 1.0
+from ..bilm._ops import FORGET_BIAS
 
 
 def _make_cells(cell_clip):
