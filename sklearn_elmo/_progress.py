@@ -64,7 +64,13 @@ class Progress:
         self.interval = interval
         self.done = 0
         self.tokens = 0
+        self.base = 0  # items done before the clock (re)started: not in the rate
         self.start = self.last = time.perf_counter()
+
+    def restart(self, done):
+        """Time from now on, ``done`` items in (e.g. after a compiling first step)."""
+        self.start = time.perf_counter()
+        self.base = done
 
     def _out(self):
         return self.stream if self.stream is not None else sys.stdout
@@ -81,8 +87,12 @@ class Progress:
 
         return update
 
-    def update(self, current, tokens=None, extra=""):
-        """Show ``current`` items done (and ``tokens`` so far, for the rate)."""
+    def update(self, current, tokens=None, extra="", force=False):
+        """Show ``current`` items done (and ``tokens`` since the clock started).
+
+        A line is shown at most every ``interval`` seconds off a terminal,
+        unless it is the last one or ``force`` is true.
+        """
         if tokens is not None:
             self.tokens = tokens
         if not self.active:
@@ -91,7 +101,7 @@ class Progress:
         tty = bool(getattr(stream, "isatty", lambda: False)())
         now = time.perf_counter()
         final = current >= self.total
-        if not final and now - self.last < (0.1 if tty else self.interval):
+        if not (final or force) and now - self.last < (0.1 if tty else self.interval):
             return
         self.last = now
         elapsed = max(now - self.start, 1e-9)
@@ -103,8 +113,9 @@ class Progress:
         if final:
             line += f"{format_seconds(elapsed)} elapsed"
         else:
-            left = elapsed * (self.total - current) / max(current, 1)
-            line += f"{format_seconds(left) if current else '?'} left"
+            timed = current - self.base
+            left = elapsed * (self.total - current) / max(timed, 1)
+            line += f"{format_seconds(left) if timed > 0 else '?'} left"
         if extra:
             line += f", {extra}"
         stream.write(("\r" + line + ("\n" if final else "")) if tty else line + "\n")

@@ -50,7 +50,7 @@ def test_progress_lines_on_stderr(tmp_path, corpus, capsys):
     argv += ["--unroll-steps", "5", "--negatives", "8", "--max-tokens", "100", "-v"]
     assert main([*argv, "--pretokenized"]) == 0
     err = capsys.readouterr().err
-    assert "100/100 tokens (100.0%)" in err and "tokens/s" in err and "ETA" in err
+    assert "[train_bilm] 100/100 tokens" in err and "tokens/s" in err
     assert "train perplexity" in err
 
 
