@@ -1,4 +1,4 @@
-"""Input and target checks shared by the estimators."""
+"""Input checks shared by the layers: texts, targets, small integer parameters."""
 
 from collections.abc import Iterator
 
@@ -6,6 +6,29 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
+
+
+def check_int(value, name, minimum=1, allow_none=False):
+    """``value`` as an int >= ``minimum`` (bools refused), else a clear error.
+
+    Examples
+    --------
+    >>> from sklearn_elmo._validation import check_int
+    >>> check_int(3, "epochs")
+    3
+    >>> check_int(0, "epochs")
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be >= 1, got 0
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
 
 _TEXTS_HELP = (
     "a list, tuple, iterator, numpy array or pandas Series of str "

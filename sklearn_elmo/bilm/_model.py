@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 
+from .._validation import check_int
 from ._warmup import warmup_sentences
 
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
@@ -48,11 +49,7 @@ def _check_sentences(sentences):
 
 
 def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
-    return int(batch_size)
+    return check_int(batch_size, "batch_size")
 
 
 class Bilm:

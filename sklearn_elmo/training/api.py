@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_int
 from ..bilm import is_hub_source
 from ..bilm._options import parse_options
 from ..bilm._sources import resolve_weight_files
@@ -24,16 +25,6 @@ def _load_runner():
     from . import _runner  # TensorFlow from here on
 
     return _runner
-
-
-def _int(value, name, minimum=1, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _float(value, name, low, high, low_open=False):
@@ -221,16 +212,20 @@ def train_bilm(
     32
     """
     # -- every check that needs no long work ---------------------------------
-    batch_size = _int(batch_size, "batch_size")
-    unroll_steps = _int(unroll_steps, "unroll_steps")
-    epochs = _int(epochs, "epochs")
-    max_tokens = _int(max_tokens, "max_tokens", allow_none=True)
-    n_negative_samples = _int(n_negative_samples, "n_negative_samples", allow_none=True)
-    max_vocab = _int(max_vocab, "max_vocab", minimum=4, allow_none=True)
-    min_count = _int(min_count, "min_count")
-    softmax_only_tokens = _int(softmax_only_tokens, "softmax_only_tokens", minimum=0)
-    random_state = _int(random_state, "random_state", minimum=0)
-    verbose = _int(verbose, "verbose", minimum=0)
+    batch_size = check_int(batch_size, "batch_size")
+    unroll_steps = check_int(unroll_steps, "unroll_steps")
+    epochs = check_int(epochs, "epochs")
+    max_tokens = check_int(max_tokens, "max_tokens", allow_none=True)
+    n_negative_samples = check_int(
+        n_negative_samples, "n_negative_samples", allow_none=True
+    )
+    max_vocab = check_int(max_vocab, "max_vocab", minimum=4, allow_none=True)
+    min_count = check_int(min_count, "min_count")
+    softmax_only_tokens = check_int(
+        softmax_only_tokens, "softmax_only_tokens", minimum=0
+    )
+    random_state = check_int(random_state, "random_state", minimum=0)
+    verbose = check_int(verbose, "verbose", minimum=0)
     learning_rate = _float(learning_rate, "learning_rate", 0.0, 1e6, low_open=True)
     dropout = _float(dropout, "dropout", 0.0, 0.99)
     checkpoint_every = _float(checkpoint_every, "checkpoint_every", 0.0, 1e9)
@@ -367,8 +362,8 @@ def evaluate_perplexity(
     >>> sorted(ppl)
     ['average', 'backward', 'forward']
     """
-    batch_size = _int(batch_size, "batch_size")
-    unroll_steps = _int(unroll_steps, "unroll_steps")
+    batch_size = check_int(batch_size, "batch_size")
+    unroll_steps = check_int(unroll_steps, "unroll_steps")
     out_dir = Path(out_dir).expanduser()
     if not out_dir.exists():
         raise ValueError(f"{out_dir}: no such directory")
