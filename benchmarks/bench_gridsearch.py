@@ -119,7 +119,9 @@ class PerEpochElmoClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         import keras
         import tensorflow as tf
-        from sklearn_elmo.head._network import NetworkSpec, build_network
+
+        from sklearn_elmo.head._keras import build_network
+        from sklearn_elmo.head._spec import NetworkSpec
 
         sentences = [default_tokenizer(t) for t in X]
         self.classes_, encoded = np.unique(y, return_inverse=True)

@@ -21,12 +21,28 @@ multiples of 32), the row counts XLA compiles the fused cell for, so a
 process compiles it a handful of times whatever its calls. The rows added by
 rounding are sentences that have ended (or empty rows): they compute values
 that no output reads.
+
+Which kernel runs a matmul depends on its rows (measured on the 2-core
+benchmark machine, original size, docs/engine.md): oneDNN's ``MatMul``, what
+``tf.matmul`` runs, is fastest up to about 64 rows but drops to half the
+machine's rate above (P x 4C weights, 32 MB per direction), where XLA's dot
+keeps it. So a step of at least :data:`FUSED_MIN_ROWS` rows runs as one XLA
+call (both directions' recurrent matmul, cell and projection), a smaller one
+as oneDNN matmuls around the XLA cell; and a layer's input projection over
+the packed positions runs as XLA dots over blocks of :data:`BLOCK_ROWS` rows
+(the last rounded up to a multiple of 32), so that shapes stay few.
 """
 
 import tensorflow as tf
 
 from ._engine import BilmGraph
 from ._ops import lstm_cell
+
+# Steps with at least this many rows run fused in XLA (see above).
+FUSED_MIN_ROWS = 64
+# Rows of each XLA input-projection block; blocks under FUSED_MIN_ROWS rows use
+# oneDNN instead.
+BLOCK_ROWS = 256
 
 
 class PackedBilmGraph(BilmGraph):
@@ -42,10 +58,15 @@ class PackedBilmGraph(BilmGraph):
         super().__init__(opts, weights)
         L, C, P = opts.n_lstm_layers, opts.lstm_dim, opts.projection_dim
         self._packed_cell = tf.function(self._packed_cell_step, jit_compile=True)
+        self._fused_step = tf.function(self._fused_step_fn, jit_compile=True)
+        self._xla_matmul = tf.function(tf.matmul, jit_compile=True)
         self._run_packed = tf.function(
             self._packed,
             input_signature=[
                 tf.TensorSpec([None, P], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32),
@@ -66,6 +87,9 @@ class PackedBilmGraph(BilmGraph):
             table,
             plan.fw_rows,
             plan.bw_rows,
+            plan.tokens,
+            plan.fw_tokens,
+            plan.bw_tokens,
             plan.counts,
             plan.fw_out,
             plan.bw_out,
@@ -84,12 +108,92 @@ class PackedBilmGraph(BilmGraph):
             out += list(lstm_cell(tf, x + h + bias[d], c, clip))
         return out
 
-    def _packed_layer(self, layer, fw_in, bw_in, counts, offsets, c0, h0):
-        """One layer, both directions, on packed ``(N, P)`` inputs."""
+    def _fused_step_fn(self, fw_x, bw_x, fw_h, bw_h, fw_c, bw_c, w_h, bias, w_p):
+        """A whole step, both directions, in one XLA pass (many rows).
+
+        ``w_h`` and ``w_p`` are pairs (forward, backward). Returns the new
+        cell states and projected outputs ``fw_c, bw_c, fw_h, bw_h``.
+        """
+        opts = self.opts
+        out = []
+        for d, (x, h, c) in enumerate(((fw_x, fw_h, fw_c), (bw_x, bw_h, bw_c))):
+            c, m = lstm_cell(tf, x + tf.matmul(h, w_h[d]) + bias[d], c, opts.cell_clip)
+            h = tf.matmul(m, w_p[d])
+            if opts.proj_clip is not None:
+                h = tf.clip_by_value(h, -opts.proj_clip, opts.proj_clip)
+            out.append((c, h))
+        (fw_c, fw_h), (bw_c, bw_h) = out
+        return fw_c, bw_c, fw_h, bw_h
+
+    def _small_step(self, fw_x, bw_x, fw_h, bw_h, fw_c, bw_c, w_h, bias, w_p):
+        """The same step as :meth:`_fused_step_fn` for few rows: oneDNN matmuls."""
+        opts = self.opts
+        fw_c, fw_m, bw_c, bw_m = self._packed_cell(
+            fw_x,
+            bw_x,
+            tf.matmul(fw_h, w_h[0]),
+            tf.matmul(bw_h, w_h[1]),
+            bias,
+            fw_c,
+            bw_c,
+        )
+        for value in (fw_c, fw_m, bw_c, bw_m):
+            value.set_shape([None, opts.lstm_dim])  # lost through the XLA call
+        fw_h, bw_h = tf.matmul(fw_m, w_p[0]), tf.matmul(bw_m, w_p[1])
+        if opts.proj_clip is not None:
+            fw_h = tf.clip_by_value(fw_h, -opts.proj_clip, opts.proj_clip)
+            bw_h = tf.clip_by_value(bw_h, -opts.proj_clip, opts.proj_clip)
+        return fw_c, bw_c, fw_h, bw_h
+
+    def _project(self, x, w):
+        """``x @ w`` for packed ``x`` (N, P), in blocks of few distinct shapes."""
+        n = tf.shape(x)[0]
+        full = n // BLOCK_ROWS
+        blocks = tf.TensorArray(tf.float32, size=full + 1, infer_shape=False)
+        for i in tf.range(full):
+            block = x[i * BLOCK_ROWS : (i + 1) * BLOCK_ROWS]
+            blocks = blocks.write(i, self._xla_matmul(block, w))
+        rest = x[full * BLOCK_ROWS :]
+        rows = n - full * BLOCK_ROWS
+        padded = -(-rows // 32) * 32
+
+        def xla_rest():
+            zeros = tf.zeros([padded - rows, tf.shape(x)[1]])
+            return self._xla_matmul(tf.concat([rest, zeros], axis=0), w)[:rows]
+
+        last = tf.cond(padded >= FUSED_MIN_ROWS, xla_rest, lambda: tf.matmul(rest, w))
+        return blocks.write(full, last).concat()
+
+    def _packed_layer(self, layer, inputs, counts, offsets, c0, h0):
+        """One layer, both directions.
+
+        ``inputs`` is ``(fw_in, bw_in)``, packed ``(N, P)`` inputs, or
+        ``(tokens, fw_tokens, bw_tokens)``: the first layer reads the
+        embeddings of the batch's distinct tokens ``(U, P)`` and, per packed
+        position, which one it is; the input projection then runs once per
+        distinct token and each step gathers its rows.
+        """
         opts = self.opts
         w_x, w_h, bias, w_p = self._lstm[layer]
         # The bias is added in the fused cell, not in a pass over (N, 4C).
-        fw_proj, bw_proj = tf.matmul(fw_in, w_x[0]), tf.matmul(bw_in, w_x[1])
+        if len(inputs) == 3:
+            tokens, fw_tokens, bw_tokens = inputs
+            fw_proj, bw_proj = (
+                self._project(tokens, w_x[0]),
+                self._project(tokens, w_x[1]),
+            )
+        else:
+            fw_tokens = bw_tokens = None
+            fw_proj, bw_proj = (
+                self._project(inputs[0], w_x[0]),
+                self._project(inputs[1], w_x[1]),
+            )
+
+        def step_inputs(proj, positions, start, n):
+            if positions is None:
+                return proj[start : start + n]
+            return tf.gather(proj, positions[start : start + n])
+
         T = tf.shape(counts)[0]
         rows = counts[0]
         fw_c = tf.broadcast_to(c0[0], [rows, opts.lstm_dim])
@@ -102,40 +206,59 @@ class PackedBilmGraph(BilmGraph):
             n, start = counts[t], offsets[t]
             # Rows are sorted by length: the running ones are a prefix, and
             # slicing the leading axis is a view.
-            fw_c, bw_c, fw_h, bw_h = fw_c[:n], bw_c[:n], fw_h[:n], bw_h[:n]
-            fw_c, fw_m, bw_c, bw_m = self._packed_cell(
-                fw_proj[start : start + n],
-                bw_proj[start : start + n],
-                tf.matmul(fw_h, w_h[0]),
-                tf.matmul(bw_h, w_h[1]),
+            args = (
+                step_inputs(fw_proj, fw_tokens, start, n),
+                step_inputs(bw_proj, bw_tokens, start, n),
+                fw_h[:n],
+                bw_h[:n],
+                fw_c[:n],
+                bw_c[:n],
+                w_h,
                 bias,
-                fw_c,
-                bw_c,
+                w_p,
             )
-            for value in (fw_c, fw_m, bw_c, bw_m):
-                value.set_shape([None, opts.lstm_dim])  # lost through the XLA call
-            fw_h, bw_h = tf.matmul(fw_m, w_p[0]), tf.matmul(bw_m, w_p[1])
-            if opts.proj_clip is not None:
-                fw_h = tf.clip_by_value(fw_h, -opts.proj_clip, opts.proj_clip)
-                bw_h = tf.clip_by_value(bw_h, -opts.proj_clip, opts.proj_clip)
+            fw_c, bw_c, fw_h, bw_h = tf.cond(
+                n >= FUSED_MIN_ROWS,
+                lambda args=args: self._fused_step(*args),
+                lambda args=args: self._small_step(*args),
+            )
+            fw_c.set_shape([None, opts.lstm_dim])
+            bw_c.set_shape([None, opts.lstm_dim])
+            fw_h.set_shape([None, opts.projection_dim])
+            bw_h.set_shape([None, opts.projection_dim])
             fw_out = fw_out.write(t, fw_h)
             bw_out = bw_out.write(t, bw_h)
         return fw_out.concat(), bw_out.concat()
 
-    def _packed(self, table, fw_rows, bw_rows, counts, fw_out, bw_out, c0, h0):
+    def _packed(
+        self,
+        table,
+        fw_rows,
+        bw_rows,
+        tokens,
+        fw_tokens,
+        bw_tokens,
+        counts,
+        fw_out,
+        bw_out,
+        c0,
+        h0,
+    ):
         P = self.opts.projection_dim
         offsets = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
         fw, bw = tf.gather(table, fw_rows), tf.gather(table, bw_rows)
         fw_layers, bw_layers = [fw], [bw]  # layer 0: the token embeddings
+        inputs = (tf.gather(table, tokens), fw_tokens, bw_tokens)
         for layer in range(self.opts.n_lstm_layers):
             fw_y, bw_y = self._packed_layer(
-                layer, fw, bw, counts, offsets, c0[layer], h0[layer]
+                layer, inputs, counts, offsets, c0[layer], h0[layer]
             )
             if self.opts.use_skip_connections and layer > 0:
                 fw_y, bw_y = fw_y + fw, bw_y + bw
             fw_layers.append(fw_y)
             bw_layers.append(bw_y)
             fw, bw = fw_y, bw_y
+            inputs = (fw, bw)
         n_layers = len(fw_layers)
         halves = []
         for packed, out in ((fw_layers, fw_out), (bw_layers, bw_out)):

@@ -32,6 +32,12 @@ class PackedPlan:
     fw_out, bw_out : ndarray of int32, shape (B, T)
         1 + the packed position holding each output, per direction; 0 at
         padding (a zero row).
+    tokens : ndarray of int32, shape (U,)
+        The distinct table rows ``fw_rows`` reads (``bw_rows`` reads the same).
+    fw_tokens, bw_tokens : ndarray of int32, shape (N,)
+        Where each packed position's row is in ``tokens``: the first layer's
+        input projection is a function of the token, computed once per
+        distinct token of the batch.
     real, computed : int
         Real positions (the sum of ``lengths``) and computed positions ``N``.
     """
@@ -72,6 +78,13 @@ class PackedPlan:
         self.bw_out = np.where(real, offsets[step] + rank[:, None] + 1, 0).astype(
             np.int32
         )
+        tokens, inverse = np.unique(
+            np.concatenate([self.fw_rows, self.bw_rows]), return_inverse=True
+        )
+        self.tokens = tokens.astype(np.int32)
+        n = len(self.fw_rows)
+        self.fw_tokens = inverse[:n].astype(np.int32)
+        self.bw_tokens = inverse[n:].astype(np.int32)
         self.real = int(lengths.sum())
         self.computed = int(counts.sum())
 
