@@ -284,6 +284,11 @@ def test_step_rows_and_packed_plan_place_every_position(tiny_model):
     assert plan.counts.tolist() == step_rows(lengths, pad_rows).tolist()
     assert plan.real == lengths.sum() and plan.computed == plan.counts.sum()
     assert len(plan.fw_rows) == len(plan.bw_rows) == plan.computed
+    # The first layer projects each distinct token once: the positions' rows
+    # come back through fw_tokens / bw_tokens.
+    assert len(np.unique(plan.tokens)) == len(plan.tokens)
+    assert (plan.tokens[plan.fw_tokens] == plan.fw_rows).all()
+    assert (plan.tokens[plan.bw_tokens] == plan.bw_rows).all()
     starts = np.concatenate([[0], np.cumsum(plan.counts)])
     for i, n in enumerate(lengths):
         for p in range(12):

@@ -296,3 +296,51 @@ def test_carry_keeps_each_rows_state_in_the_given_order(tmp_path):
             layers[row, :, : len(after)], expected, atol=1e-5, rtol=0
         )
     assert bilm._backend.positions == positions  # the packed path did not run
+
+
+def test_blocked_input_projection_equals_one_matmul(tiny_model):
+    """XLA blocks of 256 rows, a rounded-up rest, or oneDNN for a short rest."""
+    import tensorflow as tf
+
+    from sklearn_elmo.bilm._packed import BLOCK_ROWS, FUSED_MIN_ROWS
+
+    graph = load_bilm(tiny_model)._backend.graph
+    w = graph._lstm[0][0][0]
+    project = tf.function(graph._project)
+    rng = np.random.default_rng(7)
+    for n in (
+        0,
+        1,
+        FUSED_MIN_ROWS - 1,
+        FUSED_MIN_ROWS,
+        BLOCK_ROWS - 1,
+        BLOCK_ROWS,
+        300,
+        600,
+    ):
+        x = rng.normal(size=(n, w.shape[0])).astype(np.float32)
+        got = project(tf.constant(x), w).numpy()
+        assert got.shape == (n, w.shape[1])
+        np.testing.assert_allclose(got, x @ w.numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_fused_step_equals_the_small_step(tiny_model):
+    """A step of many rows (one XLA call) gives what oneDNN matmuls around the cell give."""
+    import tensorflow as tf
+
+    graph = load_bilm(tiny_model)._backend.graph
+    opts = graph.opts
+    w_x, w_h, bias, w_p = graph._lstm[0]
+    rng = np.random.default_rng(8)
+    n, C, P = 96, opts.lstm_dim, opts.projection_dim
+
+    def normal(*shape):
+        return tf.constant(rng.normal(size=shape).astype(np.float32))
+
+    args = (normal(n, 4 * C), normal(n, 4 * C), normal(n, P), normal(n, P))
+    args += (normal(n, C), normal(n, C), w_h, bias, w_p)
+    fused = graph._fused_step(*args)
+    small = tf.function(graph._small_step)(*args)
+    for a, b in zip(fused, small, strict=True):
+        assert np.abs(b.numpy()).max() > 0.01
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, rtol=1e-6)
