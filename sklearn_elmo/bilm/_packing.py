@@ -95,8 +95,9 @@ def step_rows(lengths, bucket, width=None):
     The sentences still running (longer than the step), rounded up by
     ``bucket``; never a single row in a batch of several: one row goes
     through a matrix-vector kernel that rounds differently (~1e-6 on the
-    original model) from the matrix kernel, whose per-row results do not
-    depend on the row count, so a sentence gets the same bits in any batch.
+    original model) from the matrix kernels. Those differ in the last bits
+    only (steps of 64+ rows run XLA's dot, smaller ones oneDNN's), so a
+    sentence's outputs agree across batches to 1e-6, not bit for bit.
     """
     lengths = np.sort(np.asarray(lengths, np.int64))
     if width is None:
