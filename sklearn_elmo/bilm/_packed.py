@@ -114,16 +114,17 @@ class PackedBilmGraph(BilmGraph):
         ``w_h`` and ``w_p`` are pairs (forward, backward). Returns the new
         cell states and projected outputs ``fw_c, bw_c, fw_h, bw_h``.
         """
-        opts = self.opts
-        out = []
-        for d, (x, h, c) in enumerate(((fw_x, fw_h, fw_c), (bw_x, bw_h, bw_c))):
-            c, m = lstm_cell(tf, x + tf.matmul(h, w_h[d]) + bias[d], c, opts.cell_clip)
-            h = tf.matmul(m, w_p[d])
-            if opts.proj_clip is not None:
-                h = tf.clip_by_value(h, -opts.proj_clip, opts.proj_clip)
-            out.append((c, h))
-        (fw_c, fw_h), (bw_c, bw_h) = out
-        return fw_c, bw_c, fw_h, bw_h
+        clip = self.opts.cell_clip
+        fw_c, fw_m = lstm_cell(tf, fw_x + tf.matmul(fw_h, w_h[0]) + bias[0], fw_c, clip)
+        bw_c, bw_m = lstm_cell(tf, bw_x + tf.matmul(bw_h, w_h[1]) + bias[1], bw_c, clip)
+        return fw_c, bw_c, self._output(fw_m, w_p[0]), self._output(bw_m, w_p[1])
+
+    def _output(self, m, w_p):
+        """The step's output ``h``: the cell output projected, then clipped."""
+        h = tf.matmul(m, w_p)
+        if self.opts.proj_clip is not None:
+            h = tf.clip_by_value(h, -self.opts.proj_clip, self.opts.proj_clip)
+        return h
 
     def _small_step(self, fw_x, bw_x, fw_h, bw_h, fw_c, bw_c, w_h, bias, w_p):
         """The same step as :meth:`_fused_step_fn` for few rows: oneDNN matmuls."""
@@ -139,11 +140,7 @@ class PackedBilmGraph(BilmGraph):
         )
         for value in (fw_c, fw_m, bw_c, bw_m):
             value.set_shape([None, opts.lstm_dim])  # lost through the XLA call
-        fw_h, bw_h = tf.matmul(fw_m, w_p[0]), tf.matmul(bw_m, w_p[1])
-        if opts.proj_clip is not None:
-            fw_h = tf.clip_by_value(fw_h, -opts.proj_clip, opts.proj_clip)
-            bw_h = tf.clip_by_value(bw_h, -opts.proj_clip, opts.proj_clip)
-        return fw_c, bw_c, fw_h, bw_h
+        return fw_c, bw_c, self._output(fw_m, w_p[0]), self._output(bw_m, w_p[1])
 
     def _project(self, x, w):
         """``x @ w`` for packed ``x`` (N, P), in blocks of few distinct shapes."""
@@ -164,35 +161,21 @@ class PackedBilmGraph(BilmGraph):
         last = tf.cond(padded >= FUSED_MIN_ROWS, xla_rest, lambda: tf.matmul(rest, w))
         return blocks.write(full, last).concat()
 
-    def _packed_layer(self, layer, inputs, counts, offsets, c0, h0):
-        """One layer, both directions.
+    def _packed_layer(self, layer, projections, positions, counts, offsets, c0, h0):
+        """One layer's recurrence, both directions.
 
-        ``inputs`` is ``(fw_in, bw_in)``, packed ``(N, P)`` inputs, or
-        ``(tokens, fw_tokens, bw_tokens)``: the first layer reads the
-        embeddings of the batch's distinct tokens ``(U, P)`` and, per packed
-        position, which one it is; the input projection then runs once per
-        distinct token and each step gathers its rows.
+        ``projections`` are each direction's input projection (bias not
+        added): packed ``(N, 4C)`` rows, or, with ``positions`` (each packed
+        position's row, per direction), one row per distinct token of the
+        batch, which each step gathers.
         """
         opts = self.opts
-        w_x, w_h, bias, w_p = self._lstm[layer]
-        # The bias is added in the fused cell, not in a pass over (N, 4C).
-        if len(inputs) == 3:
-            tokens, fw_tokens, bw_tokens = inputs
-            fw_proj, bw_proj = (
-                self._project(tokens, w_x[0]),
-                self._project(tokens, w_x[1]),
-            )
-        else:
-            fw_tokens = bw_tokens = None
-            fw_proj, bw_proj = (
-                self._project(inputs[0], w_x[0]),
-                self._project(inputs[1], w_x[1]),
-            )
+        _, w_h, bias, w_p = self._lstm[layer]
 
-        def step_inputs(proj, positions, start, n):
+        def step_inputs(d, start, n):
             if positions is None:
-                return proj[start : start + n]
-            return tf.gather(proj, positions[start : start + n])
+                return projections[d][start : start + n]
+            return tf.gather(projections[d], positions[d][start : start + n])
 
         T = tf.shape(counts)[0]
         rows = counts[0]
@@ -207,8 +190,8 @@ class PackedBilmGraph(BilmGraph):
             # Rows are sorted by length: the running ones are a prefix, and
             # slicing the leading axis is a view.
             args = (
-                step_inputs(fw_proj, fw_tokens, start, n),
-                step_inputs(bw_proj, bw_tokens, start, n),
+                step_inputs(0, start, n),
+                step_inputs(1, start, n),
                 fw_h[:n],
                 bw_h[:n],
                 fw_c[:n],
@@ -248,17 +231,21 @@ class PackedBilmGraph(BilmGraph):
         offsets = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
         fw, bw = tf.gather(table, fw_rows), tf.gather(table, bw_rows)
         fw_layers, bw_layers = [fw], [bw]  # layer 0: the token embeddings
-        inputs = (tf.gather(table, tokens), fw_tokens, bw_tokens)
+        # The first layer's input projection is a function of the token: once
+        # per distinct token of the batch. The bias is added in the step.
+        inputs, positions = (tf.gather(table, tokens),) * 2, (fw_tokens, bw_tokens)
         for layer in range(self.opts.n_lstm_layers):
+            w_x = self._lstm[layer][0]
+            projections = [self._project(inputs[d], w_x[d]) for d in range(2)]
             fw_y, bw_y = self._packed_layer(
-                layer, inputs, counts, offsets, c0[layer], h0[layer]
+                layer, projections, positions, counts, offsets, c0[layer], h0[layer]
             )
             if self.opts.use_skip_connections and layer > 0:
                 fw_y, bw_y = fw_y + fw, bw_y + bw
             fw_layers.append(fw_y)
             bw_layers.append(bw_y)
             fw, bw = fw_y, bw_y
-            inputs = (fw, bw)
+            inputs, positions = (fw, bw), None
         n_layers = len(fw_layers)
         halves = []
         for packed, out in ((fw_layers, fw_out), (bw_layers, bw_out)):

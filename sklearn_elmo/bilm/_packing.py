@@ -78,13 +78,11 @@ class PackedPlan:
         self.bw_out = np.where(real, offsets[step] + rank[:, None] + 1, 0).astype(
             np.int32
         )
-        tokens, inverse = np.unique(
-            np.concatenate([self.fw_rows, self.bw_rows]), return_inverse=True
-        )
+        # Both directions read the same rows, in another order.
+        tokens, fw_tokens = np.unique(self.fw_rows, return_inverse=True)
         self.tokens = tokens.astype(np.int32)
-        n = len(self.fw_rows)
-        self.fw_tokens = inverse[:n].astype(np.int32)
-        self.bw_tokens = inverse[n:].astype(np.int32)
+        self.fw_tokens = fw_tokens.astype(np.int32)
+        self.bw_tokens = np.searchsorted(tokens, self.bw_rows).astype(np.int32)
         self.real = int(lengths.sum())
         self.computed = int(counts.sum())
 
