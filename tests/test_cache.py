@@ -137,7 +137,10 @@ def test_streamed_inference_matches(tiny_model, monkeypatch, biLM_calls):
     est = ElmoVectorizer(str(tiny_model), pooling="mean_max").fit(X)
     streamed = est.transform(X)
     assert len(biLM_calls) == 5 and max(biLM_calls) <= 32
-    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+    # Other batches give embeddings within 1e-6, and the max half is pooled
+    # from float16 token vectors (the cache's default): a value that close to
+    # a rounding boundary may round one float16 step (2**-11 relative) apart.
+    np.testing.assert_allclose(streamed, whole, rtol=2**-10, atol=1e-6)
 
 
 # -- memory budget ----------------------------------------------------------------

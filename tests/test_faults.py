@@ -510,7 +510,7 @@ def test_two_threads_with_one_fitted_estimator(Est, cache_memory, model):
     for result in results:
         for part, out in result:
             index = [texts.index(t) for t in part]
-            np.testing.assert_allclose(out, expected[index], rtol=1e-6, atol=1e-7)
+            assert_same_vectors(out, expected[index])
 
 
 def test_two_threads_with_one_biLM(model):
@@ -518,10 +518,8 @@ def test_two_threads_with_one_biLM(model):
     sentences = [[f"w{i}", "and", "more"] * (1 + i % 5) for i in range(50)]
     expected, _ = bilm.embed(sentences)
     results = _run_threads(lambda k: bilm.embed(sentences[k:] + sentences[:k])[0])
-    np.testing.assert_allclose(results[0], expected, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(
-        results[1], np.concatenate([expected[1:], expected[:1]]), rtol=1e-6, atol=1e-7
-    )
+    assert_same_vectors(results[0], expected)
+    assert_same_vectors(results[1], np.concatenate([expected[1:], expected[:1]]))
 
 
 def test_two_processes_sharing_a_cache_directory(model, tmp_path):

@@ -1,4 +1,4 @@
-"""The shared, traced-once trainer equals a plain Keras training loop."""
+"""The NumPy trainer of per-text features equals a plain Keras training loop."""
 
 import threading
 
@@ -14,7 +14,7 @@ from sklearn_elmo.head._keras import (
     initial_weights,
     variables_dict,
 )
-from sklearn_elmo.head._pooled_training import PooledTrainer, pooled_fit, pooled_trainer
+from sklearn_elmo.head._pooled_training import PooledFit, pooled_fit
 
 N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
 
@@ -127,21 +127,12 @@ def _assert_same(got, expected):
 def test_equals_plain_keras_training_with_a_partial_last_batch(output):
     spec = SPECS[output]
     data = _data(spec)
-    # Two fits in a row on the one shared trainer, with different learning
-    # rates and seeds: each starts from its own values, not the last fit's.
+    # Two fits in a row, with different learning rates and seeds.
     for seed, learning_rate in [(0, 1e-2), (1, 3e-3)]:
         _assert_same(
             _trained(spec, seed, learning_rate, *data),
             _reference(spec, seed, learning_rate, *data),
         )
-
-
-def test_trainer_is_shared_per_shape_and_batch_size():
-    spec = SPECS["linear"]
-    assert pooled_trainer(spec, BATCH) is pooled_trainer(spec, BATCH)
-    assert pooled_trainer(spec, BATCH) is not pooled_trainer(spec, BATCH + 1)
-    other = NetworkSpec(n_layers=2, dim=5, n_outputs=1, output="linear", dropout=0.1)
-    assert pooled_trainer(other, BATCH) is not pooled_trainer(spec, BATCH)
 
 
 def test_concurrent_fits_of_one_shape_give_their_own_results():
@@ -186,8 +177,17 @@ def test_refuses_token_level_specs():
         n_outputs=1,
         output="sigmoid",
     )
+    layers, y, w, _ = _data(SPECS["sigmoid"])
     with pytest.raises(ValueError, match="per-text features"):
-        PooledTrainer(spec, BATCH)
+        PooledFit(
+            spec,
+            BATCH,
+            layers=layers,
+            targets=y,
+            loss_weights=w,
+            initial=initial_weights(SPECS["sigmoid"], 0),
+            learning_rate=1e-3,
+        )
 
 
 @pytest.mark.parametrize("output", sorted(SPECS))
@@ -234,9 +234,33 @@ def test_evaluate_and_penalty_equal_the_trained_keras_model():
 
 def test_refuses_initial_weights_of_another_shape():
     spec, other = SPECS["sigmoid"], SPECS["linear"]
-    trainer = pooled_trainer(spec, BATCH)
-    with trainer.lock, pytest.raises(ValueError, match="do not match"):
-        trainer.load(*initial_weights(other, 0), 1e-3)
+    layers, y, w, _ = _data(spec)
+    with pytest.raises(ValueError, match="do not match"):
+        PooledFit(
+            spec,
+            BATCH,
+            layers=layers,
+            targets=y,
+            loss_weights=w,
+            initial=initial_weights(other, 0),
+            learning_rate=1e-3,
+        )
+
+
+def test_refuses_a_dropout_state_without_dropout():
+    spec = SPECS["sigmoid"]
+    layers, y, w, _ = _data(spec)
+    weights, _ = initial_weights(spec, 0)
+    with pytest.raises(ValueError, match="dropout state"):
+        PooledFit(
+            spec,
+            BATCH,
+            layers=layers,
+            targets=y,
+            loss_weights=w,
+            initial=(weights, np.array([1, 0])),
+            learning_rate=1e-3,
+        )
 
 
 def test_epochs_in_one_call_equal_epochs_one_by_one():

@@ -154,7 +154,7 @@ def initial_weights(spec, seed=0):
     """The values ``build_network(spec, seed)`` starts with, without building it.
 
     Building a Keras model costs more than a grid-search fit's training on
-    per-text features; the shared trainer of
+    per-text features; the NumPy trainer of
     :mod:`~sklearn_elmo.head._pooled_training` starts each fit from these instead.
 
     Returns

@@ -1,301 +1,81 @@
-"""Training epochs on per-text features, traced once per network shape.
+"""Training a head on per-text features in NumPy, step for step as Keras would.
 
-With mean pooling the network reads one ``(n_layers, dim)`` array per text, so
-a training step is a few small matmuls: far cheaper than the Python around
-it, and than tracing a new ``tf.function`` for every fit. A grid search fits
-dozens of networks of the same shape, so each shape (a
-:class:`~sklearn_elmo.head._spec.NetworkSpec` and a batch size) gets one shared
-trainer: a template network and optimizer, and an epoch function, traced
-once, that runs all of an epoch's steps in one graph loop. A fit loads its
-own initial values (:func:`~sklearn_elmo.head._keras.initial_weights`, the
-dropout generator's state, a fresh Adam state and its learning rate) into the
-template, runs its epochs and reads the trained weights back out: no Keras
-model is built per fit. Fits of the same shape take turns on a trainer (a
-lock, held by :func:`pooled_fit` for the whole fit); fits of different shapes
-run in parallel.
+With mean pooling the network reads one ``(n_layers, dim)`` array per text,
+so a training step is a few matmuls on a batch of 32 rows: microseconds of
+arithmetic. Run by TensorFlow, even as one traced graph loop over all steps,
+each step cost about 0.3-0.5 ms of op dispatch, and a grid search runs
+thousands of them (13 fits x 15 epochs x 42 batches for 2,000 texts), which
+outweighed the biLM pass over short texts. Here a step is its forward pass,
+its hand-written gradients and an Adam update on one flat parameter vector:
+about 0.08-0.12 ms on a 2-core machine (a batch of 32 rows of 3 x 256).
 
-The last, partial batch of an epoch is padded to the full batch size with
-rows of zero loss weight, and the loss divides by the real rows only, so the
-gradients are those of the unpadded batch and the step sees a single shape.
+It is the same training as a Keras model of
+:func:`~sklearn_elmo.head._keras.build_network` under ``tf.GradientTape`` with
+``keras.optimizers.Adam`` (tested against it, to float32 rounding): the same
+initial values (:func:`~sklearn_elmo.head._keras.initial_weights`), the same
+dropout masks (:mod:`~sklearn_elmo.head._dropout_masks` draws them from the
+dropout layer's seed stream), loss (the batch mean of the weighted entries
+plus the scalar mix's L2 penalty) and Adam formula.
 """
 
-import collections
 import contextlib
-import threading
 
 import numpy as np
-import tensorflow as tf
+from scipy.special import expit
 
-from ._keras import (
-    assign_weights,
-    build_network,
-    entry_losses,
-    mix_penalty,
-    target_signature,
-    variables_dict,
-)
+from ._dropout_masks import DropoutMasks
 
-_MAX_TRAINERS = 16
-_trainers = collections.OrderedDict()
-_trainers_lock = threading.Lock()
+_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
-def pooled_trainer(spec, batch_size):
-    """The shared :class:`PooledTrainer` for ``spec`` and ``batch_size``."""
-    key = (spec, int(batch_size))
-    with _trainers_lock:
-        trainer = _trainers.get(key)
-        if trainer is None:
-            trainer = _trainers[key] = PooledTrainer(spec, batch_size)
-            while len(_trainers) > _MAX_TRAINERS:
-                _trainers.popitem(last=False)
-        _trainers.move_to_end(key)
-        return trainer
+def _softmax(w):
+    e = np.exp(w - w.max())
+    return e / e.sum()
 
 
-class PooledTrainer:
-    """Stateless, compiled training epochs for one network shape.
+class _Losses:
+    """Weighted loss entries of one output type and their gradient in the logits."""
+
+    def __init__(self, output):
+        self.output = output
+
+    def entries(self, y, logits):
+        """Per-entry losses (``(r, 1)`` for softmax, else the logits' shape)."""
+        if self.output == "softmax":
+            top = logits.max(axis=1, keepdims=True)
+            lse = top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+            return lse - np.take_along_axis(logits, y[:, None], axis=1)
+        if self.output == "sigmoid":
+            return (
+                np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+            )
+        return np.square(logits - y)
+
+    def gradient(self, y, logits):
+        """d(entries) / d(logits), per entry, broadcast over softmax's classes."""
+        if self.output == "softmax":
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            p[np.arange(len(y)), y] -= 1.0
+            return p
+        if self.output == "sigmoid":
+            p = expit(logits)
+            p -= y
+            return p
+        d = logits - y
+        d *= 2.0
+        return d
+
+
+class PooledFit:
+    """One fit's parameters, Adam state and dropout stream, on fixed inputs.
 
     Parameters
     ----------
     spec : NetworkSpec
         With ``token_level=False`` and an ``output``.
     batch_size : int
-        Rows per training step.
-    """
-
-    def __init__(self, spec, batch_size):
-        if spec.token_level or spec.output is None:
-            raise ValueError("PooledTrainer trains heads on per-text features only.")
-        self.spec = spec
-        self.batch_size = bs = int(batch_size)
-        self.lock = threading.Lock()
-        model, _ = build_network(spec, seed=0)
-        self._model = model
-        output = spec.output
-        # Adam's state, updated by one fused op per variable: Keras' Adam
-        # spends a dozen graph ops per variable and step, which dominated
-        # these small steps. Same formula and defaults as keras.optimizers.Adam
-        # (tested against it).
-        weights = [v.value for v in model.trainable_variables]
-        self._moments = [
-            tf.Variable(tf.zeros_like(v), trainable=False) for v in weights
-        ]
-        self._velocities = [
-            tf.Variable(tf.zeros_like(v), trainable=False) for v in weights
-        ]
-        self._iterations = tf.Variable(0.0, trainable=False)
-        self._learning_rate = tf.Variable(0.001, trainable=False)
-        self._betas = (0.9, 0.999, 1e-7)
-        moments, velocities = self._moments, self._velocities
-        iterations, learning_rate = self._iterations, self._learning_rate
-        beta_1, beta_2, epsilon = self._betas
-
-        def apply_adam(grads):
-            t = iterations.assign_add(1.0)
-            beta1_power, beta2_power = tf.pow(beta_1, t), tf.pow(beta_2, t)
-            for weight, m, v, grad in zip(
-                weights, moments, velocities, grads, strict=True
-            ):
-                tf.raw_ops.ResourceApplyAdam(
-                    var=weight.handle,
-                    m=m.handle,
-                    v=v.handle,
-                    beta1_power=beta1_power,
-                    beta2_power=beta2_power,
-                    lr=learning_rate,
-                    beta1=tf.constant(beta_1),
-                    beta2=tf.constant(beta_2),
-                    epsilon=tf.constant(epsilon),
-                    grad=grad,
-                )
-
-        def step(layers, y, w, n_real):
-            with tf.GradientTape() as tape:
-                logits = model({"layers": layers}, training=True)
-                entries = w * entry_losses(output, y, logits)
-                count = n_real * tf.cast(tf.shape(entries)[1], tf.float32)
-                loss = tf.reduce_sum(entries) / count
-                if model.losses:
-                    loss = loss + tf.add_n(model.losses)
-            apply_adam(tape.gradient(loss, model.trainable_variables))
-            return loss, logits
-
-        y_spec, w_spec = target_signature(spec)
-        signature = [
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([None, spec.n_layers, spec.dim], tf.float32),
-            y_spec,
-            w_spec,
-        ]
-
-        # One trace for every fit. Not XLA: on CPU its while loop of small
-        # steps ran 3x slower than the graph executor's, and a step is ~100
-        # us of XLA launch alone. ``padded`` holds one row per epoch: a fit
-        # runs all its epochs in one call and one flat loop of steps, so the
-        # per-call and per-epoch costs are paid once.
-        epochs_signature = [tf.TensorSpec([None, None], tf.int32), *signature[1:]]
-
-        @tf.function(input_signature=epochs_signature, autograph=False)
-        def epochs(padded, n, layers, y, w):
-            n_batches = tf.shape(padded)[1] // bs
-            n_steps = tf.shape(padded)[0] * n_batches
-            flat = tf.reshape(padded, [-1])
-
-            def body(s, losses, logits):
-                positions = (s % n_batches) * bs + tf.range(bs)
-                index = tf.gather(flat, (s // n_batches) * n_batches * bs + positions)
-                real = tf.cast(positions < n, tf.float32)
-                n_real = tf.reduce_sum(real)
-                loss, batch_logits = step(
-                    tf.gather(layers, index),
-                    tf.gather(y, index),
-                    tf.gather(w, index) * real[:, None],
-                    n_real,
-                )
-                return (
-                    s + 1,
-                    losses.write(s, loss * n_real),
-                    logits.write(s, batch_logits),
-                )
-
-            _, losses, logits = tf.while_loop(
-                lambda s, *_: s < n_steps,
-                body,
-                [
-                    tf.constant(0),
-                    tf.TensorArray(tf.float32, size=n_steps),
-                    tf.TensorArray(
-                        tf.float32,
-                        size=n_steps,
-                        element_shape=tf.TensorShape([bs, spec.n_outputs]),
-                    ),
-                ],
-                maximum_iterations=n_steps,
-            )
-            totals = tf.reduce_sum(tf.reshape(losses.stack(), [-1, n_batches]), axis=1)
-            shape = [-1, n_batches * bs, spec.n_outputs]
-            return totals, tf.reshape(logits.concat(), shape)
-
-        self._epochs = epochs
-        self._penalty = tf.function(lambda: mix_penalty(model), autograph=False)
-
-        @tf.function(input_signature=signature[:1] + signature[2:], autograph=False)
-        def evaluate(index, layers, y, w):
-            logits = model({"layers": tf.gather(layers, index)}, training=False)
-            entries = tf.gather(w, index) * entry_losses(
-                output, tf.gather(y, index), logits
-            )
-            return tf.reduce_sum(entries), logits
-
-        self._evaluate = evaluate
-        self._state_variables = model.non_trainable_variables  # dropout's generator
-
-    def load(self, weights, dropout_state, learning_rate):
-        """Start a fit: initial ``weights`` by path, the dropout state, a fresh Adam.
-
-        ``weights`` and ``dropout_state`` are those of
-        :func:`~sklearn_elmo.head._keras.initial_weights`.
-        """
-        assign_weights(self._model, weights)
-        if (dropout_state is None) != (not self._state_variables):
-            raise ValueError("The dropout state does not match the network's dropout.")
-        for variable in self._state_variables:
-            variable.assign(dropout_state)
-        for variable in self._moments + self._velocities:
-            variable.assign(tf.zeros_like(variable))
-        self._iterations.assign(0.0)
-        self._learning_rate.assign(float(learning_rate))
-
-    def weights(self):
-        """The current trainable values, by variable path (copies)."""
-        return variables_dict(self._model)
-
-    def penalty(self):
-        """The scalar mix's L2 penalty at the current weights."""
-        return float(self._penalty())
-
-    def evaluate(self, index, data):
-        """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
-        return self._evaluate(
-            tf.convert_to_tensor(np.asarray(index, np.int32)),
-            data["layers"],
-            data["y"],
-            data["w"],
-        )
-
-    def run_epoch(self, order, data):
-        """One epoch over the rows ``order`` of ``data``; call after :meth:`load`.
-
-        ``data`` holds tensors ``layers`` (standardised), ``y`` and ``w`` for
-        every row. Returns the sum over batches of the batch loss times its
-        real rows, and the logits of ``order``'s rows, in that order.
-        """
-        totals, logits = self.run_epochs([order], data)
-        return totals[0], logits[0]
-
-    def run_epochs(self, orders, data):
-        """Epochs over the rows of each of ``orders`` (equal lengths), in one call.
-
-        Returns each epoch's loss sum (as :meth:`run_epoch`), shape
-        ``(len(orders),)``, and logits, shape ``(len(orders), n, n_outputs)``.
-        """
-        n = len(orders[0])
-        padded = np.zeros(
-            (len(orders), -(-n // self.batch_size) * self.batch_size), np.int32
-        )
-        padded[:, :n] = orders
-        totals, logits = self._epochs(
-            tf.convert_to_tensor(padded),
-            tf.constant(n),
-            data["layers"],
-            data["y"],
-            data["w"],
-        )
-        return totals, logits[:, :n]
-
-
-class PooledFit:
-    """One fit on a shared trainer: its epochs, validation and weights.
-
-    Made by :func:`pooled_fit`, which holds the trainer for it.
-    """
-
-    def __init__(self, trainer, data):
-        self._trainer = trainer
-        self._data = data
-
-    def run_epoch(self, order):
-        """Train on the rows ``order``; the loss sum and the logits, as numpy."""
-        total, logits = self._trainer.run_epoch(order, self._data)
-        return float(total), logits.numpy()
-
-    def run_epochs(self, orders):
-        """:meth:`run_epoch` for each of ``orders`` in one call: sums and logits."""
-        totals, logits = self._trainer.run_epochs(orders, self._data)
-        return totals.numpy().tolist(), logits.numpy()
-
-    def evaluate(self, index):
-        """Loss sum and logits of rows ``index`` without dropout, as numpy."""
-        total, logits = self._trainer.evaluate(index, self._data)
-        return float(total), logits.numpy()
-
-    def penalty(self):
-        return self._trainer.penalty()
-
-    def weights(self):
-        return self._trainer.weights()
-
-
-@contextlib.contextmanager
-def pooled_fit(
-    spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate
-):
-    """Hold the shared trainer of ``spec`` for one fit, started from ``initial``.
-
-    Parameters
-    ----------
+        Rows per training step (the last batch of an epoch may be smaller).
     layers : ndarray of shape (n, n_layers, dim)
         Standardised per-layer means of every row.
     targets, loss_weights : ndarray
@@ -305,18 +85,241 @@ def pooled_fit(
         :func:`~sklearn_elmo.head._keras.initial_weights`.
     learning_rate : float
         Adam's learning rate.
+    """
+
+    def __init__(
+        self, spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate
+    ):
+        if spec.token_level or spec.output is None:
+            raise ValueError("PooledFit trains heads on per-text features only.")
+        weights, dropout_state = initial
+        expected = _parameter_shapes(spec)
+        got = {name: tuple(np.shape(value)) for name, value in weights.items()}
+        if got != expected:
+            raise ValueError(
+                f"The initial weights do not match the network: expected {expected}, "
+                f"got {got}."
+            )
+        self._names = list(expected)
+        if (dropout_state is None) != (spec.dropout == 0):
+            raise ValueError("The dropout state does not match the network's dropout.")
+        self.spec = spec
+        self.batch_size = int(batch_size)
+        # Layers first: an epoch's rows of one layer are one contiguous block.
+        self._layers = np.ascontiguousarray(
+            np.asarray(layers, np.float32).transpose(1, 0, 2)
+        )
+        self._targets = np.asarray(targets)
+        self._loss_weights = np.asarray(loss_weights, np.float32)
+        self._losses = _Losses(spec.output)
+        self._mix_l2 = np.float32(spec.mix_l2)
+        self._learning_rate = float(learning_rate)
+
+        shapes = list(expected.values())
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        self._theta = np.concatenate(
+            [np.ravel(weights[name]).astype(np.float32) for name in self._names]
+        )
+        self._grad = np.zeros_like(self._theta)
+        self._m = np.zeros_like(self._theta)
+        self._v = np.zeros_like(self._theta)
+        self._scratch = np.zeros_like(self._theta)
+        self._t = 0
+        offsets = np.cumsum([0, *sizes])
+        self._params = [
+            self._theta[a:b].reshape(s)
+            for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+        ]
+        self._grads = [
+            self._grad[a:b].reshape(s)
+            for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+        ]
+        self._masks = None
+        if spec.dropout > 0:
+            self._masks = DropoutMasks(
+                dropout_state,
+                spec.dropout,
+                min(self.batch_size, len(self._targets)),
+                spec.n_pooled,
+            )
+
+    # The forward pass, as the Keras model computes it, on the rows of x:
+    # (n_layers, rows * dim), each layer's rows one after the other.
+    def _forward(self, x, mask):
+        w, gamma, *dense = self._params
+        s = _softmax(w)
+        mixed = (s @ x).reshape(-1, self.spec.dim)
+        h = gamma * mixed
+        if mask is not None:
+            h *= mask
+        activations = [h]
+        for kernel, bias in zip(dense[:-2:2], dense[1:-2:2], strict=True):
+            z = activations[-1] @ kernel
+            z += bias
+            activations.append(np.maximum(z, 0, out=z))
+        logits = activations[-1] @ dense[-2]
+        logits += dense[-1]
+        return logits, (s, mixed, activations)
+
+    def _penalty(self):
+        w = self._params[0]
+        return self._mix_l2 * (w @ w) if self._mix_l2 else np.float32(0.0)
+
+    def _step(self, x, y, d_entries, mask):
+        """One Adam step on a batch; its logits.
+
+        ``d_entries`` is d(loss) / d(entries): the loss weights over the
+        number of entries.
+        """
+        logits, (s, mixed, activations) = self._forward(x, mask)
+        d = d_entries * self._losses.gradient(y, logits)
+        w, gamma, *dense = self._params
+        g_w, g_gamma, *g_dense = self._grads
+        for i in range(len(dense) - 2, -1, -2):
+            if i < len(dense) - 2:
+                d *= activations[i // 2 + 1] > 0
+            np.matmul(activations[i // 2].T, d, out=g_dense[i])
+            d.sum(axis=0, out=g_dense[i + 1])
+            d = d @ dense[i].T
+        if mask is not None:
+            d *= mask
+        g_gamma[...] = np.vdot(d, mixed)
+        d *= gamma
+        ds = x @ d.ravel()
+        g_w[...] = s * (ds - s @ ds)
+        if self._mix_l2:
+            g_w += 2.0 * self._mix_l2 * w
+        self._adam()
+        return logits
+
+    def _adam(self):
+        # keras.optimizers.Adam's update, on every parameter at once.
+        self._t += 1
+        t = np.float32(self._t)
+        alpha = float(
+            self._learning_rate
+            * np.sqrt(np.float32(1) - np.float32(_BETA_2) ** t)
+            / (np.float32(1) - np.float32(_BETA_1) ** t)
+        )
+        g, m, v, tmp = self._grad, self._m, self._v, self._scratch
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - _BETA_1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - _BETA_2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += _EPSILON
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        self._theta -= tmp
+
+    def run_epoch(self, order):
+        """Train on the rows ``order``, in batches; the loss sum and the logits.
+
+        The loss sum is that of each batch's loss (with the penalty at the
+        step's start) times its rows; the logits are those of the training
+        pass (with dropout), in ``order``'s order.
+        """
+        self._expect([order])
+        return self._run_epoch(order)
+
+    def run_epochs(self, orders):
+        """:meth:`run_epoch` for each of ``orders``: a list of sums, stacked logits."""
+        self._expect(orders)
+        totals, logits = zip(*map(self._run_epoch, orders), strict=True)
+        return list(totals), np.stack(logits)
+
+    def _expect(self, orders):
+        if self._masks is not None:
+            bs = self.batch_size
+            n_steps = sum(-(-len(order) // bs) for order in orders)
+            self._masks.expect(self._t + n_steps)
+
+    def _run_epoch(self, order):
+        order = np.asarray(order)
+        bs, n = self.batch_size, len(order)
+        # The epoch's rows gathered once; a batch is then a view.
+        x = self._layers[:, order, :].reshape(self.spec.n_layers, -1)
+        dim = self.spec.dim
+        y, weights = self._targets[order], self._loss_weights[order]
+        k = weights.shape[1]  # entries per row: 1 for softmax
+        d_entries = weights / np.float32(bs * k)
+        logits = np.empty((n, self.spec.n_outputs), np.float32)
+        penalties = 0.0
+        masks = self._masks
+        for start in range(0, n, bs):
+            stop = min(start + bs, n)
+            if stop - start < bs:
+                d_entries[start:stop] = weights[start:stop] / np.float32(
+                    (stop - start) * k
+                )
+            mask = masks.step(self._t)[: stop - start] if masks is not None else None
+            penalties += float(self._penalty()) * (stop - start)
+            logits[start:stop] = self._step(
+                x[:, start * dim : stop * dim],
+                y[start:stop],
+                d_entries[start:stop],
+                mask,
+            )
+        # Each batch's mean loss times its rows: sum(w * entries) / k overall.
+        entries = self._losses.entries(y, logits)
+        return float(
+            np.sum(weights * entries, dtype=np.float64)
+        ) / k + penalties, logits
+
+    def evaluate(self, index):
+        """Loss sum (weighted entries, no penalty) and logits of rows ``index``, no dropout."""
+        index = np.asarray(index)
+        x = self._layers[:, index, :].reshape(self.spec.n_layers, -1)
+        logits, _ = self._forward(x, None)
+        entries = self._losses.entries(self._targets[index], logits)
+        return float(np.sum(self._loss_weights[index] * entries)), logits
+
+    def penalty(self):
+        """The scalar mix's L2 penalty at the current weights."""
+        return float(self._penalty())
+
+    def weights(self):
+        """The current trainable values, by variable path (copies)."""
+        return {
+            name: np.array(value, np.float32)
+            for name, value in zip(self._names, self._params, strict=True)
+        }
+
+
+def _parameter_shapes(spec):
+    """The network's trainable variables, by path, in the order of the flat vector."""
+    shapes = {"scalar_mix/w": (spec.n_layers,), "scalar_mix/gamma": ()}
+    fan_in = spec.n_pooled
+    widths = [*spec.hidden_layer_sizes, spec.n_outputs]
+    names = [f"hidden_{i}" for i in range(len(spec.hidden_layer_sizes))] + ["output"]
+    for name, width in zip(names, widths, strict=True):
+        shapes[f"{name}/kernel"] = (fan_in, width)
+        shapes[f"{name}/bias"] = (width,)
+        fan_in = width
+    return shapes
+
+
+@contextlib.contextmanager
+def pooled_fit(
+    spec, batch_size, *, layers, targets, loss_weights, initial, learning_rate
+):
+    """A :class:`PooledFit` for the length of one fit.
+
+    Parameters are those of :class:`PooledFit`.
 
     Yields
     ------
     PooledFit
     """
-    trainer = pooled_trainer(spec, batch_size)
-    # Inputs converted once, passed to the compiled functions as arguments.
-    data = {
-        "layers": tf.convert_to_tensor(layers, tf.float32),
-        "y": tf.convert_to_tensor(targets),
-        "w": tf.convert_to_tensor(loss_weights, tf.float32),
-    }
-    with trainer.lock:
-        trainer.load(*initial, learning_rate)
-        yield PooledFit(trainer, data)
+    yield PooledFit(
+        spec,
+        batch_size,
+        layers=layers,
+        targets=targets,
+        loss_weights=loss_weights,
+        initial=initial,
+        learning_rate=learning_rate,
+    )

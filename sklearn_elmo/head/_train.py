@@ -1,6 +1,6 @@
 """Training a fresh network with Adam: epochs, early stopping, history.
 
-Per-text features train on the shared trainer of their shape
+Per-text features train in NumPy, step for step as Keras would
 (:mod:`~sklearn_elmo.head._pooled_training`); token vectors on a Keras model
 of their own (:class:`_KerasFit`).
 """
@@ -169,8 +169,9 @@ def train_network(
 def _start_fit(spec, features, targets, loss_weights, seed, learning_rate, batch_size):
     """A context holding one fit's training state, started from ``seed``'s weights.
 
-    Per-text features train on the shared, traced-once trainer of their
-    shape; token vectors on a Keras model of their own (:class:`_KerasFit`).
+    Per-text features train on a NumPy
+    :class:`~sklearn_elmo.head._pooled_training.PooledFit`; token vectors on
+    a Keras model of their own (:class:`_KerasFit`).
     Both start from ``build_network(spec, seed)``'s values.
     """
     if spec.token_level:
