@@ -19,6 +19,7 @@ plus the scalar mix's L2 penalty) and Adam formula.
 """
 
 import contextlib
+import math
 
 import numpy as np
 from scipy.special import expit
@@ -29,8 +30,12 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
 def _softmax(w):
-    e = np.exp(w - w.max())
-    return e / e.sum()
+    # A handful of layers: Python floats cost less than five NumPy calls.
+    values = w.tolist()
+    top = max(values)
+    e = [math.exp(v - top) for v in values]
+    total = sum(e)
+    return np.array([v / total for v in e], np.float32)
 
 
 class _Losses:
@@ -180,7 +185,9 @@ class PooledFit:
                 d *= activations[i // 2 + 1] > 0
             np.matmul(activations[i // 2].T, d, out=g_dense[i])
             d.sum(axis=0, out=g_dense[i + 1])
-            d = d @ dense[i].T
+            kernel = dense[i]
+            # One output: an outer product, which NumPy's matmul runs slowly.
+            d = d * kernel.T if kernel.shape[1] == 1 else d @ kernel.T
         if mask is not None:
             d *= mask
         g_gamma[...] = np.vdot(d, mixed)
@@ -195,12 +202,8 @@ class PooledFit:
     def _adam(self):
         # keras.optimizers.Adam's update, on every parameter at once.
         self._t += 1
-        t = np.float32(self._t)
-        alpha = float(
-            self._learning_rate
-            * np.sqrt(np.float32(1) - np.float32(_BETA_2) ** t)
-            / (np.float32(1) - np.float32(_BETA_1) ** t)
-        )
+        t = self._t
+        alpha = self._learning_rate * math.sqrt(1.0 - _BETA_2**t) / (1.0 - _BETA_1**t)
         g, m, v, tmp = self._grad, self._m, self._v, self._scratch
         np.subtract(g, m, out=tmp)
         tmp *= 1 - _BETA_1
