@@ -17,7 +17,10 @@ generated texts, in one run:
     with an ELMo layer inside does. It uses the same engine, head, optimizer,
     batch size and epochs.
 
-It prints (b)/(a) and (c)/(b). Unless ``--baseline-full`` is given, (c) is
+(a) and (b) run ``--repeat`` times (default 2), alternating, each from an
+empty cache; (b)/(a) is the ratio of the best of each (the machine is shared
+and noisy), and every round's ratio is printed too. It prints (b)/(a) and
+(c)/(b). Unless ``--baseline-full`` is given, (c) is
 measured on a subset (``--baseline-candidates`` candidates, all 3 folds,
 ``--baseline-epochs`` epochs) and extrapolated to the full grid from its
 measured per-epoch fit time and score time; the output says so. One-off
@@ -212,6 +215,12 @@ def main(argv=None):
         help="warm up on 200 other texts only: (a) and (b) then also pay the "
         "XLA compiles and head traces their own shapes need",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="rounds of (a) then (b); the ratio uses the best of each",
+    )
     parser.add_argument("--baseline-candidates", type=int, default=1)
     parser.add_argument("--baseline-epochs", type=int, default=1)
     parser.add_argument(
@@ -250,26 +259,32 @@ def main(argv=None):
         PerEpochElmoClassifier(model, epochs=1).fit(warm_texts, warm_y).predict(
             warm_texts
         )
-        sklearn_elmo.clear_cache()
-
-        floor, _ = timed(lambda: ElmoVectorizer(model).fit_transform(texts))
-        print(
-            f"(a) ElmoVectorizer().fit_transform, one biLM pass: {floor:8.1f} s",
-            flush=True,
-        )
-
-        sklearn_elmo.clear_cache()
-        search = GridSearchCV(
-            ElmoClassifier(model, epochs=EPOCHS, random_state=0), GRID, cv=FOLDS
-        )
-        cached, _ = timed(lambda: search.fit(texts, y))
-        info = sklearn_elmo.cache_info()
-        print(
-            f"(b) GridSearchCV(ElmoClassifier), cold cache:      {cached:8.1f} s  "
-            f"(biLM embedded {info['computed']} texts, {info['hits']} cache hits; "
-            f"best score {search.best_score_:.3f})",
-            flush=True,
-        )
+        # (a) and (b) alternate --repeat times on the shared, noisy machine;
+        # the ratio is that of the best of each (every round is printed).
+        floors, searches = [], []
+        for round_ in range(1, args.repeat + 1):
+            sklearn_elmo.clear_cache()
+            floor, _ = timed(lambda: ElmoVectorizer(model).fit_transform(texts))
+            floors.append(floor)
+            print(
+                f"(a) ElmoVectorizer().fit_transform, one biLM pass:  {floor:8.1f} s"
+                f"  (round {round_})",
+                flush=True,
+            )
+            sklearn_elmo.clear_cache()
+            search = GridSearchCV(
+                ElmoClassifier(model, epochs=EPOCHS, random_state=0), GRID, cv=FOLDS
+            )
+            cached, _ = timed(lambda search=search: search.fit(texts, y))
+            searches.append(cached)
+            info = sklearn_elmo.cache_info()
+            print(
+                f"(b) GridSearchCV(ElmoClassifier), cold cache:   {cached:8.1f} s  "
+                f"(round {round_}; biLM embedded {info['computed']} texts, "
+                f"{info['hits']} cache hits; best score {search.best_score_:.3f})",
+                flush=True,
+            )
+        floor, cached = min(floors), min(searches)
         warm, _ = timed(
             lambda: GridSearchCV(
                 ElmoClassifier(model, epochs=EPOCHS, random_state=0), GRID, cv=FOLDS
@@ -319,9 +334,20 @@ def main(argv=None):
                 f"extrapolated to {n_candidates} candidates x {FOLDS} folds x "
                 f"{EPOCHS} epochs + scoring + a refit on all texts"
             )
-        print(f"(b)/(a) = {cached / floor:.2f}   (target <= 1.3)")
+        rounds = ", ".join(f"{b / a:.2f}" for a, b in zip(floors, searches))
+        print(
+            f"(b)/(a) = {cached / floor:.2f}   (target <= 1.3; best of "
+            f"{args.repeat} each; round by round: {rounds})"
+        )
         print(f"(c)/(b) = {total / cached:.0f}   (target >= 50)")
-    return {"floor": floor, "cached": cached, "warm": warm, "baseline": total}
+    return {
+        "floor": floor,
+        "cached": cached,
+        "floors": floors,
+        "searches": searches,
+        "warm": warm,
+        "baseline": total,
+    }
 
 
 if __name__ == "__main__":

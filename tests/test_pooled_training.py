@@ -8,13 +8,14 @@ import pytest
 import tensorflow as tf
 
 from sklearn_elmo.head import NetworkSpec
+from sklearn_elmo.head._inference import Network
 from sklearn_elmo.head._keras import (
     build_network,
     entry_losses,
     initial_weights,
     variables_dict,
 )
-from sklearn_elmo.head._pooled_training import PooledFit, pooled_fit
+from sklearn_elmo.head._pooled_training import PooledFit, pooled_fit, pooled_logits
 
 N, BATCH = 50, 16  # the last batch of each epoch has 2 rows
 
@@ -272,3 +273,50 @@ def test_epochs_in_one_call_equal_epochs_one_by_one():
     one_by_one = _trained(spec, 0, 1e-2, layers, y, w, orders)
     assert logits.shape == (len(orders), N, 1)
     _assert_same((fused, totals, list(logits)), one_by_one)
+
+
+@pytest.mark.parametrize("output", sorted(SPECS))
+def test_numpy_inference_equals_the_keras_model(output):
+    spec = SPECS[output]
+    layers, y, w, orders = _data(spec, seed=6)
+    with _fit(spec, 2, 1e-2, layers, y, w) as fit:
+        fit.run_epoch(orders[0])
+        weights = fit.weights()
+    model, _ = build_network(spec, seed=2)
+    for name, value in weights.items():
+        {v.path: v for v in model.trainable_variables}[name].assign(value)
+    expected = model({"layers": layers}, training=False).numpy()
+    got = pooled_logits(spec, weights, layers)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_fitted_network_on_means_predicts_as_its_keras_model():
+    class Means:  # LayerFeatures of per-layer means only
+        token_level = False
+
+        def __init__(self, means):
+            self.means = means
+
+        def __len__(self):
+            return len(self.means)
+
+        def batch(self, index):
+            return {"layers": self.means[index]}
+
+    spec = SPECS["softmax"]
+    layers, y, w, orders = _data(spec, seed=7)
+    with _fit(spec, 0, 1e-2, layers, y, w) as fit:
+        fit.run_epoch(orders[0])
+        weights = fit.weights()
+    center = layers.mean(axis=0)
+    scale = np.float32(2.0)
+    network = Network(spec, {**weights, "input/center": center, "input/scale": scale})
+    model, _ = build_network(spec, seed=0)
+    for name, value in weights.items():
+        {v.path: v for v in model.trainable_variables}[name].assign(value)
+    standardized = ((layers - center) / scale).astype(np.float32)
+    expected = model({"layers": standardized}, training=False).numpy()
+    np.testing.assert_allclose(
+        network.logits(Means(layers)), expected, rtol=1e-5, atol=1e-6
+    )

@@ -3,7 +3,9 @@
 Fitted networks leave training as ``{variable path: ndarray}`` dicts plus a
 :class:`~sklearn_elmo.head._spec.NetworkSpec`; :class:`Network` loads them
 into a shared template model on demand, so estimators never hold TensorFlow
-objects.
+objects. A head on per-layer means (mean pooling) predicts in NumPy
+(:func:`~sklearn_elmo.head._pooled_training.pooled_logits`, tested against
+the Keras model).
 """
 
 import collections
@@ -13,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._keras import assign_weights, build_network, check_weights, input_signature
+from ._pooled_training import pooled_logits
 from ._spec import StandardizedFeatures, inference_batches
 
 
@@ -114,6 +117,14 @@ class Network:
         if self._template.logits is None:
             raise ValueError("This network has no output layer.")
         standardized = StandardizedFeatures(features, self.center, self.scale)
+        if not self.spec.token_level:
+            # A few small matmuls: NumPy, without loading weights into Keras.
+            out = np.empty((len(features), self.spec.n_outputs), np.float32)
+            index = np.arange(len(features))
+            for batch in inference_batches(self.spec, standardized, index):
+                layers = standardized.batch(batch)["layers"]
+                out[batch] = pooled_logits(self.spec, self._weights, layers)
+            return out
         return self._call("logits", standardized, self.spec.n_outputs)
 
     def encode(self, features):

@@ -148,23 +148,8 @@ class PooledFit:
                 spec.n_pooled,
             )
 
-    # The forward pass, as the Keras model computes it, on the rows of x:
-    # (n_layers, rows * dim), each layer's rows one after the other.
     def _forward(self, x, mask):
-        w, gamma, *dense = self._params
-        s = _softmax(w)
-        mixed = (s @ x).reshape(-1, self.spec.dim)
-        h = gamma * mixed
-        if mask is not None:
-            h *= mask
-        activations = [h]
-        for kernel, bias in zip(dense[:-2:2], dense[1:-2:2], strict=True):
-            z = activations[-1] @ kernel
-            z += bias
-            activations.append(np.maximum(z, 0, out=z))
-        logits = activations[-1] @ dense[-2]
-        logits += dense[-1]
-        return logits, (s, mixed, activations)
+        return forward(self._params, x, self.spec.dim, mask)
 
     def _penalty(self):
         w = self._params[0]
@@ -290,6 +275,61 @@ class PooledFit:
             name: np.array(value, np.float32)
             for name, value in zip(self._names, self._params, strict=True)
         }
+
+
+def forward(params, x, dim, mask=None):
+    """The head's logits on standardised per-layer means, as Keras computes them.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The trainable values in :func:`_parameter_shapes` order.
+    x : ndarray of shape (n_layers, rows * dim)
+        Each layer's rows one after the other.
+    mask : ndarray of shape (rows, dim), optional
+        Dropout factors (training); None for inference.
+
+    Returns
+    -------
+    logits : ndarray of shape (rows, n_outputs)
+    cache : tuple
+        The softmaxed layer weights, the mix before ``gamma`` and each dense
+        layer's input, for the backward pass.
+    """
+    w, gamma, *dense = params
+    s = _softmax(w)
+    mixed = (s @ x).reshape(-1, dim)
+    h = gamma * mixed
+    if mask is not None:
+        h *= mask
+    activations = [h]
+    for kernel, bias in zip(dense[:-2:2], dense[1:-2:2], strict=True):
+        z = activations[-1] @ kernel
+        z += bias
+        activations.append(np.maximum(z, 0, out=z))
+    logits = activations[-1] @ dense[-2]
+    logits += dense[-1]
+    return logits, (s, mixed, activations)
+
+
+def pooled_logits(spec, weights, layers):
+    """Inference of a trained head on standardised per-layer means, in NumPy.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        With ``token_level=False`` and an ``output``.
+    weights : dict of str -> ndarray
+        The trainable values by variable path (as :meth:`PooledFit.weights`).
+    layers : ndarray of shape (n, n_layers, dim)
+
+    Returns
+    -------
+    ndarray of shape (n, n_outputs), float32
+    """
+    params = [np.asarray(weights[name], np.float32) for name in _parameter_shapes(spec)]
+    x = np.asarray(layers, np.float32).transpose(1, 0, 2).reshape(spec.n_layers, -1)
+    return forward(params, x, spec.dim)[0]
 
 
 def _parameter_shapes(spec):
