@@ -228,9 +228,7 @@ class PooledFit:
     def _run_epoch(self, order):
         order = np.asarray(order)
         bs, n = self.batch_size, len(order)
-        # The epoch's rows gathered once; a batch is then a view.
-        x = self._layers[:, order, :].reshape(self.spec.n_layers, -1)
-        dim = self.spec.dim
+        layers, n_layers = self._layers, self.spec.n_layers
         y, weights = self._targets[order], self._loss_weights[order]
         k = weights.shape[1]  # entries per row: 1 for softmax
         d_entries = weights / np.float32(bs * k)
@@ -245,8 +243,11 @@ class PooledFit:
                 )
             mask = masks.step(self._t)[: stop - start] if masks is not None else None
             penalties += float(self._penalty()) * (stop - start)
+            # A batch's rows of each layer, one after the other (np.take is
+            # the fastest gather here, and beats gathering the whole epoch).
+            x = np.take(layers, order[start:stop], axis=1).reshape(n_layers, -1)
             logits[start:stop] = self._step(
-                x[:, start * dim : stop * dim],
+                x,
                 y[start:stop],
                 d_entries[start:stop],
                 mask,
