@@ -87,17 +87,26 @@ def gather(entries, layer_index, dim, token_level, token_dtype):
     """
     n, n_layers = len(entries), len(layer_index)
     n_tokens = np.array([entry.n_tokens for entry in entries], dtype=np.int64)
-    means = np.empty((n, n_layers, dim), np.float32)
-    sq_means = np.empty((n, n_layers), np.float64)
+    layer_index = np.asarray(layer_index)
+    if n:
+        # One stacking copy (and one layer selection) instead of one per entry.
+        means = np.stack([entry.means for entry in entries]).astype(
+            np.float32, copy=False
+        )
+        sq_means = np.stack([entry.sq_means for entry in entries])
+        sq_means = sq_means.astype(np.float64, copy=False)
+        if not np.array_equal(layer_index, np.arange(means.shape[1])):
+            means, sq_means = means[:, layer_index], sq_means[:, layer_index]
+    else:
+        means = np.empty((0, n_layers, dim), np.float32)
+        sq_means = np.empty((0, n_layers), np.float64)
     tokens = None
     if token_level:
         tokens = np.empty((int(n_tokens.sum()), n_layers, dim), np.float32)
-    at = 0
-    for i, entry in enumerate(entries):
-        means[i] = entry.means[layer_index]
-        sq_means[i] = entry.sq_means[layer_index]
-        if token_level and entry.n_tokens:
-            vectors = token_vectors(entry, token_dtype)
-            tokens[at : at + entry.n_tokens] = vectors[:, layer_index]
-            at += entry.n_tokens
+        at = 0
+        for entry in entries:
+            if entry.n_tokens:
+                vectors = token_vectors(entry, token_dtype)
+                tokens[at : at + entry.n_tokens] = vectors[:, layer_index]
+                at += entry.n_tokens
     return LayerFeatures(n_tokens, means, sq_means, tokens)

@@ -85,16 +85,19 @@ def input_statistics(features, index):
     those means; for token vectors, of the tokens (from each text's token
     count, mean and mean square, without touching the tokens).
     """
-    means = features.means[index].astype(np.float64)
     if features.token_level:
+        means = features.means[index].astype(np.float64)
         counts = features.n_tokens[index].astype(np.float64)
         total = max(counts.sum(), 1.0)
         center = np.tensordot(counts, means, axes=1) / total
         square = counts @ features.sq_means[index] / total  # (n_layers,)
         variance = np.mean(square - np.mean(np.square(center), axis=1))
     else:
-        center = means.mean(axis=0)
-        variance = np.mean(np.square(means - center))
+        # float64 sums over float32 values: no float64 copy of the means.
+        means = features.means[index]
+        center = means.mean(axis=0, dtype=np.float64)
+        spread = means - center.astype(np.float32)
+        variance = np.mean(np.square(spread), dtype=np.float64)
     scale = float(np.sqrt(max(variance, 0.0)))
     if not np.isfinite(scale) or scale <= 1e-12:
         scale = 1.0
