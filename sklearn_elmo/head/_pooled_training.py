@@ -139,6 +139,19 @@ class PooledFit:
             self._grad[a:b].reshape(s)
             for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
         ]
+        # Each dense layer's kernel and bias are consecutive in theta: one
+        # (fan_in + 1, width) block, which multiplies an input with a trailing
+        # column of ones (so a layer is one matmul forward and one backward).
+        self._blocks, self._grad_blocks, self._inputs = [], [], []
+        rows = min(self.batch_size, len(self._targets))
+        for i in range(2, len(shapes), 2):
+            (fan_in, width), start = shapes[i], offsets[i]
+            stop = start + (fan_in + 1) * width
+            self._blocks.append(self._theta[start:stop].reshape(fan_in + 1, width))
+            self._grad_blocks.append(self._grad[start:stop].reshape(fan_in + 1, width))
+            buffer = np.empty((rows, fan_in + 1), np.float32)
+            buffer[:, fan_in] = 1.0
+            self._inputs.append(buffer)
         self._masks = None
         if spec.dropout > 0:
             self._masks = DropoutMasks(
@@ -159,28 +172,43 @@ class PooledFit:
         """One Adam step on a batch; its logits.
 
         ``d_entries`` is d(loss) / d(entries): the loss weights over the
-        number of entries.
+        number of entries. The same arithmetic as :func:`forward` and its
+        gradient, written into the layer input buffers.
         """
-        logits, (s, mixed, activations) = self._forward(x, mask)
+        r = len(y)
+        w, gamma = self._params[0], self._params[1]
+        s = _softmax(w)
+        mixed = (s @ x).reshape(r, -1)
+        inputs = [buffer[:r] for buffer in self._inputs]
+        h = inputs[0][:, :-1]
+        np.multiply(mixed, gamma, out=h)
+        if mask is not None:
+            h *= mask
+        blocks = self._blocks
+        for i, block in enumerate(blocks[:-1]):
+            np.maximum(inputs[i] @ block, 0, out=inputs[i + 1][:, :-1])
+        logits = inputs[-1] @ blocks[-1]
+
         d = d_entries * self._losses.gradient(y, logits)
-        w, gamma, *dense = self._params
-        g_w, g_gamma, *g_dense = self._grads
-        for i in range(len(dense) - 2, -1, -2):
-            if i < len(dense) - 2:
-                d *= activations[i // 2 + 1] > 0
-            np.matmul(activations[i // 2].T, d, out=g_dense[i])
-            d.sum(axis=0, out=g_dense[i + 1])
-            kernel = dense[i]
+        for i in range(len(blocks) - 1, -1, -1):
+            np.matmul(inputs[i].T, d, out=self._grad_blocks[i])
+            kernel = blocks[i][:-1]
             # One output: an outer product, which NumPy's matmul runs slowly.
             d = d * kernel.T if kernel.shape[1] == 1 else d @ kernel.T
+            if i:
+                d *= inputs[i][:, :-1] > 0
         if mask is not None:
             d *= mask
+        g_w, g_gamma = self._grads[0], self._grads[1]
         g_gamma[...] = np.vdot(d, mixed)
         d *= gamma
-        ds = x @ d.ravel()
-        g_w[...] = s * (ds - s @ ds)
-        if self._mix_l2:
-            g_w += 2.0 * self._mix_l2 * w
+        ds = (x @ d.ravel()).tolist()
+        s_ds = sum(a * b for a, b in zip(s.tolist(), ds, strict=True))
+        l2 = 2.0 * float(self._mix_l2)
+        g_w[...] = [
+            a * (b - s_ds) + l2 * c
+            for a, b, c in zip(s.tolist(), ds, w.tolist(), strict=True)
+        ]
         self._adam()
         return logits
 
