@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sklearn_elmo.features import LayerFeatures
 from sklearn_elmo.head import NetworkSpec
 from sklearn_elmo.head._inference import Network
 from sklearn_elmo.head._keras import (
@@ -85,6 +86,18 @@ def _reference(spec, seed, learning_rate, layers, y, w, orders):
         totals.append(total)
         all_logits.append(np.concatenate(logits_epoch))
     return variables_dict(model), totals, all_logits
+
+
+def _new_fit(spec, layers, y, w, initial):
+    return PooledFit(
+        spec,
+        BATCH,
+        layers=layers,
+        targets=y,
+        loss_weights=w,
+        initial=initial,
+        learning_rate=1e-3,
+    )
 
 
 def _fit(spec, seed, learning_rate, layers, y, w):
@@ -180,15 +193,7 @@ def test_refuses_token_level_specs():
     )
     layers, y, w, _ = _data(SPECS["sigmoid"])
     with pytest.raises(ValueError, match="per-text features"):
-        PooledFit(
-            spec,
-            BATCH,
-            layers=layers,
-            targets=y,
-            loss_weights=w,
-            initial=initial_weights(SPECS["sigmoid"], 0),
-            learning_rate=1e-3,
-        )
+        _new_fit(spec, layers, y, w, initial_weights(SPECS["sigmoid"], 0))
 
 
 @pytest.mark.parametrize("output", sorted(SPECS))
@@ -237,15 +242,7 @@ def test_refuses_initial_weights_of_another_shape():
     spec, other = SPECS["sigmoid"], SPECS["linear"]
     layers, y, w, _ = _data(spec)
     with pytest.raises(ValueError, match="do not match"):
-        PooledFit(
-            spec,
-            BATCH,
-            layers=layers,
-            targets=y,
-            loss_weights=w,
-            initial=initial_weights(other, 0),
-            learning_rate=1e-3,
-        )
+        _new_fit(spec, layers, y, w, initial_weights(other, 0))
 
 
 def test_refuses_a_dropout_state_without_dropout():
@@ -253,15 +250,7 @@ def test_refuses_a_dropout_state_without_dropout():
     layers, y, w, _ = _data(spec)
     weights, _ = initial_weights(spec, 0)
     with pytest.raises(ValueError, match="dropout state"):
-        PooledFit(
-            spec,
-            BATCH,
-            layers=layers,
-            targets=y,
-            loss_weights=w,
-            initial=(weights, np.array([1, 0])),
-            learning_rate=1e-3,
-        )
+        _new_fit(spec, layers, y, w, (weights, np.array([1, 0])))
 
 
 def test_epochs_in_one_call_equal_epochs_one_by_one():
@@ -292,18 +281,6 @@ def test_numpy_inference_equals_the_keras_model(output):
 
 
 def test_a_fitted_network_on_means_predicts_as_its_keras_model():
-    class Means:  # LayerFeatures of per-layer means only
-        token_level = False
-
-        def __init__(self, means):
-            self.means = means
-
-        def __len__(self):
-            return len(self.means)
-
-        def batch(self, index):
-            return {"layers": self.means[index]}
-
     spec = SPECS["softmax"]
     layers, y, w, orders = _data(spec, seed=7)
     with _fit(spec, 0, 1e-2, layers, y, w) as fit:
@@ -318,5 +295,8 @@ def test_a_fitted_network_on_means_predicts_as_its_keras_model():
     standardized = ((layers - center) / scale).astype(np.float32)
     expected = model({"layers": standardized}, training=False).numpy()
     np.testing.assert_allclose(
-        network.logits(Means(layers)), expected, rtol=1e-5, atol=1e-6
+        network.logits(LayerFeatures(np.ones(N, np.int64), layers, None)),
+        expected,
+        rtol=1e-5,
+        atol=1e-6,
     )

@@ -160,10 +160,5 @@ class _BlockCache:
                 _, (_, dropped) = self._blocks.popitem(last=False)
                 self._bytes -= dropped
 
-    def clear(self):
-        with self._lock:
-            self._blocks.clear()
-            self._bytes = 0
-
 
 _cache = _BlockCache(_CACHE_BYTES)

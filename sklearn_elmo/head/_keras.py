@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from .._threads import apply_thread_setting
-from ._spec import layer_seeds
+from ._spec import dense_layers, layer_seeds
 
 # A fitted estimator builds its network before it loads the biLM: size
 # TensorFlow's pools (SKLEARN_ELMO_NUM_THREADS) before either runs an op.
@@ -185,14 +185,12 @@ def _initial_values(spec, seed):
     dropout_state = None
     if spec.dropout > 0:
         dropout_state = keras.random.SeedGenerator(int(seeds[0])).state.numpy()
-    fan_in = spec.n_pooled
-    widths = [*spec.hidden_layer_sizes, spec.n_outputs]
-    names = [f"hidden_{i}" for i in range(len(spec.hidden_layer_sizes))] + ["output"]
-    for name, width, layer_seed in zip(names, widths, seeds[1:], strict=True):
+    for (name, fan_in, width), layer_seed in zip(
+        dense_layers(spec), seeds[1:], strict=True
+    ):
         kernel = kernel_initializer(layer_seed)((fan_in, width), dtype="float32")
         weights[f"{name}/kernel"] = np.asarray(kernel)
         weights[f"{name}/bias"] = np.zeros(width, np.float32)
-        fan_in = width
     for value in [*weights.values(), dropout_state]:
         if value is not None:
             value.setflags(write=False)

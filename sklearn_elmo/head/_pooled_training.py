@@ -25,6 +25,7 @@ import numpy as np
 from scipy.special import expit
 
 from ._dropout_masks import DropoutMasks
+from ._spec import dense_layers
 
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
@@ -154,12 +155,7 @@ class PooledFit:
             self._inputs.append(buffer)
         self._masks = None
         if spec.dropout > 0:
-            self._masks = DropoutMasks(
-                dropout_state,
-                spec.dropout,
-                min(self.batch_size, len(self._targets)),
-                spec.n_pooled,
-            )
+            self._masks = DropoutMasks(dropout_state, spec.dropout, rows, spec.n_pooled)
 
     def _forward(self, x, mask):
         return forward(self._params, x, self.spec.dim, mask)
@@ -364,13 +360,9 @@ def pooled_logits(spec, weights, layers):
 def _parameter_shapes(spec):
     """The network's trainable variables, by path, in the order of the flat vector."""
     shapes = {"scalar_mix/w": (spec.n_layers,), "scalar_mix/gamma": ()}
-    fan_in = spec.n_pooled
-    widths = [*spec.hidden_layer_sizes, spec.n_outputs]
-    names = [f"hidden_{i}" for i in range(len(spec.hidden_layer_sizes))] + ["output"]
-    for name, width in zip(names, widths, strict=True):
+    for name, fan_in, width in dense_layers(spec):
         shapes[f"{name}/kernel"] = (fan_in, width)
         shapes[f"{name}/bias"] = (width,)
-        fan_in = width
     return shapes
 
 

@@ -48,6 +48,14 @@ class NetworkSpec:
         return dataclasses.asdict(self)
 
 
+def dense_layers(spec):
+    """``(name, fan_in, width)`` of each dense layer: the hidden ones, then the output."""
+    names = [f"hidden_{i}" for i in range(len(spec.hidden_layer_sizes))] + ["output"]
+    widths = [*spec.hidden_layer_sizes, spec.n_outputs]
+    fan_ins = [spec.n_pooled, *spec.hidden_layer_sizes]
+    return list(zip(names, fan_ins, widths, strict=True))
+
+
 def layer_seeds(spec, seed):
     """Seeds of the dropout layer, the hidden layers and the output layer."""
     return np.random.RandomState(seed).randint(
