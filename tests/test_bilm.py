@@ -264,9 +264,26 @@ def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
     for batch in batches[:-1]:
         assert len(batch) <= 200 and graph.round_batch(len(batch)) == len(batch)
         # Packed runs compute the real tokens plus the rows rounded up.
-        assert step_rows(lengths[batch], graph.pad_rows).sum() <= budget
+        assert step_rows(lengths[batch], graph.step_bucket).sum() <= budget
         assert len(batch) * lengths[batch].max() <= 2 * budget
     assert min(map(len, batches[:-1])) < 32  # long sentences: the budget binds
+
+
+def test_packed_steps_round_rows_to_few_fine_buckets(tiny_model):
+    graph = load_bilm(tiny_model)._backend.graph
+    rounded = [graph.step_bucket(n) for n in range(1, 257)]
+    assert all(n <= r < n + 16 for n, r in enumerate(rounded, start=1))
+    assert sorted(set(rounded)) == [1, 2, 4, 8, 12, 16, 24, 32] + list(
+        range(48, 257, 16)
+    )
+    assert [graph.step_bucket(n) for n in (3, 9, 17, 25, 33, 100)] == [
+        4,
+        12,
+        24,
+        32,
+        48,
+        112,
+    ]
 
 
 def test_step_rows_and_packed_plan_place_every_position(tiny_model):

@@ -66,7 +66,7 @@ class WeightFilesBackend:
             batch_size,
             self.max_batch_tokens,
             self.round_batch,
-            self.graph.pad_rows,
+            self.graph.step_bucket,
         )
 
     def zero_state(self, n_rows):
@@ -180,7 +180,7 @@ class WeightFilesBackend:
             index = np.zeros((n, width), np.int32)
             for i, sentence in enumerate(batch):
                 index[i, : len(sentence)] = [rows[t] + 1 for t in sentence]
-            plan = PackedPlan(index, [len(s) for s in batch], self.graph.pad_rows)
+            plan = PackedPlan(index, [len(s) for s in batch], self.graph.step_bucket)
             self.positions["real"] += plan.real
             self.positions["computed"] += plan.computed
             yield np.asarray(self.graph.run_packed(table, plan, start))  # a view
