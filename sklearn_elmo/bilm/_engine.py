@@ -112,14 +112,18 @@ class BilmGraph(tf.Module):
         """Embeddings of ``(n, 50)`` token ids, with a zero row 0 for padding.
 
         Runs in chunks of ``chunk`` tokens, the last one padded to a power of
-        two: oneDNN builds its convolution kernels once per input shape, and
-        this keeps the shapes to a handful.
+        two up to 256 rows and to a multiple of 256 above: oneDNN builds its
+        convolution kernels once per input shape, and this keeps the shapes
+        to a dozen while a partial chunk computes at most 255 padding rows
+        (a power of two would compute up to 1,023 for nothing).
         """
         parts = [tf.zeros([1, self.opts.projection_dim])]
         for start in range(0, len(unique_ids), chunk):
             ids = unique_ids[start : start + chunk]
             rows = len(ids)
             padded = max(64, 1 << (rows - 1).bit_length())
+            if padded > 256:
+                padded = -(-rows // 256) * 256
             if padded > rows:
                 ids = np.concatenate(
                     [ids, np.zeros((padded - rows, MAX_CHARS), np.int32)]
