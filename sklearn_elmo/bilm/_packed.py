@@ -23,7 +23,7 @@ to the default 256 rows). The rows added by rounding are sentences that have
 ended (or empty rows): they compute values that no output reads. The buckets
 are finer than :meth:`~sklearn_elmo.bilm._engine.BilmGraph.pad_rows`'
 powers of two and multiples of 32: on real text of 5-60 tokens, 160
-sentences in one call compute 0.95 of their positions for real instead of
+sentences in one call compute 0.94 of their positions for real instead of
 0.88, for a few more one-off compiles.
 
 Which kernel runs a matmul depends on its rows (measured on the 2-core
