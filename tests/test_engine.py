@@ -298,8 +298,8 @@ def test_carry_keeps_each_rows_state_in_the_given_order(tmp_path):
     assert bilm._backend.positions == positions  # the packed path did not run
 
 
-def test_blocked_input_projection_equals_one_matmul(tiny_model):
-    """XLA blocks of 256 rows, a rounded-up rest, or oneDNN for a short rest."""
+def test_input_projection_kernels_equal_one_matmul(tiny_model):
+    """oneDNN for few or many rows, XLA over rows rounded up to 32 between."""
     import tensorflow as tf
 
     from sklearn_elmo.bilm._packed import BLOCK_ROWS, FUSED_MIN_ROWS
@@ -337,10 +337,10 @@ def test_fused_step_equals_the_small_step(tiny_model):
     def normal(*shape):
         return tf.constant(rng.normal(size=shape).astype(np.float32))
 
-    args = (normal(n, 4 * C), normal(n, 4 * C), normal(n, P), normal(n, P))
-    args += (normal(n, C), normal(n, C), w_h, bias, w_p)
-    fused = graph._fused_step(*args)
-    small = tf.function(graph._small_step)(*args)
-    for a, b in zip(fused, small, strict=True):
-        assert np.abs(b.numpy()).max() > 0.01
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, rtol=1e-6)
+    for d in range(2):  # each direction with its own weights
+        args = (normal(n, 4 * C), normal(n, P), normal(n, C), w_h[d], bias[d], w_p[d])
+        fused = graph._fused_step(*args)
+        small = tf.function(graph._small_step)(*args)
+        for a, b in zip(fused, small, strict=True):
+            assert np.abs(b.numpy()).max() > 0.01
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, rtol=1e-6)

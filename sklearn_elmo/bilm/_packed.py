@@ -26,15 +26,18 @@ powers of two and multiples of 32: on real text of 5-60 tokens, 160
 sentences in one call compute 0.94 of their positions for real instead of
 0.88, for a few more one-off compiles.
 
-Which kernel runs a matmul depends on its rows (measured on the 2-core
-benchmark machine, original size, docs/engine.md): oneDNN's ``MatMul``, what
-``tf.matmul`` runs, is fastest up to about 64 rows but drops to half the
-machine's rate above (P x 4C weights, 32 MB per direction), where XLA's dot
-keeps it. So a step of at least :data:`FUSED_MIN_ROWS` rows runs as one XLA
-call (both directions' recurrent matmul, cell and projection), a smaller one
-as oneDNN matmuls around the XLA cell; and a layer's input projection over
-the packed positions runs as XLA dots over blocks of :data:`BLOCK_ROWS` rows
-(the last rounded up to a multiple of 32), so that shapes stay few.
+Each layer runs its two directions as independent loops, which TensorFlow
+may run at once; a direction's step streams only its own weights (32 MB of
+recurrent and 8 MB of projection weights at the original size), half of what
+a step of both directions reads. Which kernel runs a matmul depends on its
+rows (measured on the 2-core benchmark machines, original size,
+docs/engine.md): a step of at least :data:`FUSED_MIN_ROWS` rows runs as one
+XLA call (recurrent matmul, cell and projection), a smaller one as oneDNN
+matmuls (what ``tf.matmul`` runs) around the XLA cell. A layer's input
+projection over the packed positions is one oneDNN matmul from
+:data:`BLOCK_ROWS` rows up (no compile per shape, and faster than XLA's dot
+there on the Intel machines), an XLA dot over rows rounded up to a multiple
+of 32 between :data:`FUSED_MIN_ROWS` and that, so that shapes stay few.
 """
 
 import tensorflow as tf
@@ -44,8 +47,8 @@ from ._ops import lstm_cell
 
 # Steps with at least this many rows run fused in XLA (see above).
 FUSED_MIN_ROWS = 64
-# Rows of each XLA input-projection block; blocks under FUSED_MIN_ROWS rows use
-# oneDNN instead.
+# Input projections of at least this many rows (or under FUSED_MIN_ROWS) run
+# as one oneDNN matmul; between the two, XLA.
 BLOCK_ROWS = 256
 # Row counts a step of at most 32 rows is rounded up to (above: multiples of 16).
 SMALL_STEP_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32)
@@ -113,28 +116,21 @@ class PackedBilmGraph(BilmGraph):
             *start,
         )
 
-    def _packed_cell_step(self, fw_x, bw_x, fw_h, bw_h, bias, fw_c, bw_c):
-        """The LSTM cell's elementwise part for both directions, one XLA pass.
+    def _packed_cell_step(self, x, hw, bias, c):
+        """The LSTM cell's elementwise part, one direction, one XLA pass.
 
         The same arithmetic as ``_cell_step`` without the mask: a row that
         has ended is simply no longer computed.
         """
-        clip = self.opts.cell_clip
-        out = []
-        for d, (x, h, c) in enumerate(((fw_x, fw_h, fw_c), (bw_x, bw_h, bw_c))):
-            out += list(lstm_cell(tf, x + h + bias[d], c, clip))
-        return out
+        return lstm_cell(tf, x + hw + bias, c, self.opts.cell_clip)
 
-    def _fused_step_fn(self, fw_x, bw_x, fw_h, bw_h, fw_c, bw_c, w_h, bias, w_p):
-        """A whole step, both directions, in one XLA pass (many rows).
+    def _fused_step_fn(self, x, h, c, w_h, bias, w_p):
+        """A whole step of one direction in one XLA pass (many rows).
 
-        ``w_h`` and ``w_p`` are pairs (forward, backward). Returns the new
-        cell states and projected outputs ``fw_c, bw_c, fw_h, bw_h``.
+        Returns the new cell state and projected output ``c, h``.
         """
-        clip = self.opts.cell_clip
-        fw_c, fw_m = lstm_cell(tf, fw_x + tf.matmul(fw_h, w_h[0]) + bias[0], fw_c, clip)
-        bw_c, bw_m = lstm_cell(tf, bw_x + tf.matmul(bw_h, w_h[1]) + bias[1], bw_c, clip)
-        return fw_c, bw_c, self._output(fw_m, w_p[0]), self._output(bw_m, w_p[1])
+        c, m = lstm_cell(tf, x + tf.matmul(h, w_h) + bias, c, self.opts.cell_clip)
+        return c, self._output(m, w_p)
 
     def _output(self, m, w_p):
         """The step's output ``h``: the cell output projected, then clipped."""
@@ -143,92 +139,63 @@ class PackedBilmGraph(BilmGraph):
             h = tf.clip_by_value(h, -self.opts.proj_clip, self.opts.proj_clip)
         return h
 
-    def _small_step(self, fw_x, bw_x, fw_h, bw_h, fw_c, bw_c, w_h, bias, w_p):
+    def _small_step(self, x, h, c, w_h, bias, w_p):
         """The same step as :meth:`_fused_step_fn` for few rows: oneDNN matmuls."""
-        opts = self.opts
-        fw_c, fw_m, bw_c, bw_m = self._packed_cell(
-            fw_x,
-            bw_x,
-            tf.matmul(fw_h, w_h[0]),
-            tf.matmul(bw_h, w_h[1]),
-            bias,
-            fw_c,
-            bw_c,
-        )
-        for value in (fw_c, fw_m, bw_c, bw_m):
-            value.set_shape([None, opts.lstm_dim])  # lost through the XLA call
-        return fw_c, bw_c, self._output(fw_m, w_p[0]), self._output(bw_m, w_p[1])
+        c, m = self._packed_cell(x, tf.matmul(h, w_h), bias, c)
+        c.set_shape([None, self.opts.lstm_dim])  # lost through the XLA call
+        m.set_shape([None, self.opts.lstm_dim])
+        return c, self._output(m, w_p)
 
     def _project(self, x, w):
-        """``x @ w`` for packed ``x`` (N, P), in blocks of few distinct shapes."""
+        """``x @ w`` for packed ``x`` (N, P), with few distinct XLA shapes.
+
+        From :data:`BLOCK_ROWS` rows up, one oneDNN matmul (no compile per
+        shape); between :data:`FUSED_MIN_ROWS` and that, an XLA dot over
+        the rows rounded up to a multiple of 32; fewer, oneDNN again.
+        """
         n = tf.shape(x)[0]
-        full = n // BLOCK_ROWS
-        blocks = tf.TensorArray(tf.float32, size=full + 1, infer_shape=False)
-        for i in tf.range(full):
-            block = x[i * BLOCK_ROWS : (i + 1) * BLOCK_ROWS]
-            blocks = blocks.write(i, self._xla_matmul(block, w))
-        rest = x[full * BLOCK_ROWS :]
-        rows = n - full * BLOCK_ROWS
-        padded = -(-rows // 32) * 32
+        padded = -(-n // 32) * 32
 
-        def xla_rest():
-            zeros = tf.zeros([padded - rows, tf.shape(x)[1]])
-            return self._xla_matmul(tf.concat([rest, zeros], axis=0), w)[:rows]
+        def xla():
+            zeros = tf.zeros([padded - n, tf.shape(x)[1]])
+            return self._xla_matmul(tf.concat([x, zeros], axis=0), w)[:n]
 
-        last = tf.cond(padded >= FUSED_MIN_ROWS, xla_rest, lambda: tf.matmul(rest, w))
-        return blocks.write(full, last).concat()
+        use_xla = (n >= FUSED_MIN_ROWS) & (n < BLOCK_ROWS)
+        return tf.cond(use_xla, xla, lambda: tf.matmul(x, w))
 
-    def _packed_layer(self, layer, projections, positions, counts, offsets, c0, h0):
-        """One layer's recurrence, both directions.
+    def _packed_direction(self, layer, d, inputs, positions, counts, offsets, c, h):
+        """One direction of one layer's recurrence: its packed outputs ``(N, P)``.
 
-        ``projections`` are each direction's input projection (bias not
-        added): packed ``(N, 4C)`` rows, or, with ``positions`` (each packed
-        position's row, per direction), one row per distinct token of the
-        batch, which each step gathers.
+        ``inputs`` is the direction's input projection (bias not added):
+        packed ``(N, 4C)`` rows, or, with ``positions`` (each packed
+        position's row), one row per distinct token of the batch, which each
+        step gathers. ``c`` and ``h`` are the single-row start state.
         """
         opts = self.opts
         _, w_h, bias, w_p = self._lstm[layer]
-
-        def step_inputs(d, start, n):
-            if positions is None:
-                return projections[d][start : start + n]
-            return tf.gather(projections[d], positions[d][start : start + n])
-
+        w_h, bias, w_p = w_h[d], bias[d], w_p[d]
         T = tf.shape(counts)[0]
-        rows = counts[0]
-        fw_c = tf.broadcast_to(c0[0], [rows, opts.lstm_dim])
-        bw_c = tf.broadcast_to(c0[1], [rows, opts.lstm_dim])
-        fw_h = tf.broadcast_to(h0[0], [rows, opts.projection_dim])
-        bw_h = tf.broadcast_to(h0[1], [rows, opts.projection_dim])
-        fw_out = tf.TensorArray(tf.float32, size=T, infer_shape=False)
-        bw_out = tf.TensorArray(tf.float32, size=T, infer_shape=False)
+        c = tf.broadcast_to(c, [counts[0], opts.lstm_dim])
+        h = tf.broadcast_to(h, [counts[0], opts.projection_dim])
+        out = tf.TensorArray(tf.float32, size=T, infer_shape=False)
         for t in tf.range(T):
             n, start = counts[t], offsets[t]
+            if positions is None:
+                x = inputs[start : start + n]
+            else:
+                x = tf.gather(inputs, positions[start : start + n])
             # Rows are sorted by length: the running ones are a prefix, and
             # slicing the leading axis is a view.
-            args = (
-                step_inputs(0, start, n),
-                step_inputs(1, start, n),
-                fw_h[:n],
-                bw_h[:n],
-                fw_c[:n],
-                bw_c[:n],
-                w_h,
-                bias,
-                w_p,
-            )
-            fw_c, bw_c, fw_h, bw_h = tf.cond(
+            args = (x, h[:n], c[:n], w_h, bias, w_p)
+            c, h = tf.cond(
                 n >= FUSED_MIN_ROWS,
                 lambda args=args: self._fused_step(*args),
                 lambda args=args: self._small_step(*args),
             )
-            fw_c.set_shape([None, opts.lstm_dim])
-            bw_c.set_shape([None, opts.lstm_dim])
-            fw_h.set_shape([None, opts.projection_dim])
-            bw_h.set_shape([None, opts.projection_dim])
-            fw_out = fw_out.write(t, fw_h)
-            bw_out = bw_out.write(t, bw_h)
-        return fw_out.concat(), bw_out.concat()
+            c.set_shape([None, opts.lstm_dim])
+            h.set_shape([None, opts.projection_dim])
+            out = out.write(t, h)
+        return out.concat()
 
     def _packed(
         self,
@@ -253,9 +220,20 @@ class PackedBilmGraph(BilmGraph):
         inputs, positions = (tf.gather(table, tokens),) * 2, (fw_tokens, bw_tokens)
         for layer in range(self.opts.n_lstm_layers):
             w_x = self._lstm[layer][0]
-            projections = [self._project(inputs[d], w_x[d]) for d in range(2)]
-            fw_y, bw_y = self._packed_layer(
-                layer, projections, positions, counts, offsets, c0[layer], h0[layer]
+            # The directions are independent loops: TensorFlow may run them
+            # at once, and each streams only its own weights at every step.
+            fw_y, bw_y = (
+                self._packed_direction(
+                    layer,
+                    d,
+                    self._project(inputs[d], w_x[d]),
+                    None if positions is None else positions[d],
+                    counts,
+                    offsets,
+                    c0[layer][d],
+                    h0[layer][d],
+                )
+                for d in range(2)
             )
             if self.opts.use_skip_connections and layer > 0:
                 fw_y, bw_y = fw_y + fw, bw_y + bw
