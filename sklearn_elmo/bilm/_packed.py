@@ -40,9 +40,13 @@ there on the Intel machines), an XLA dot over rows rounded up to a multiple
 of 32 between :data:`FUSED_MIN_ROWS` and that, so that shapes stay few.
 """
 
+import threading
+
+import numpy as np
 import tensorflow as tf
 
 from ._engine import BilmGraph
+from ._kernel_choice import CALIBRATION_ROWS, NEVER, choose_fused_max, time_step_kernels
 from ._ops import lstm_cell
 
 # Steps with at least this many rows run fused in XLA (see above).
@@ -83,8 +87,11 @@ class PackedBilmGraph(BilmGraph):
                 tf.TensorSpec([None, None], tf.int32),
                 tf.TensorSpec([L, 2, 1, C], tf.float32),
                 tf.TensorSpec([L, 2, 1, P], tf.float32),
+                tf.TensorSpec([], tf.int32),
             ],
         )
+        self._fused_max = None
+        self._fused_max_lock = threading.Lock()
 
     @staticmethod
     def step_bucket(n_rows):
@@ -103,6 +110,7 @@ class PackedBilmGraph(BilmGraph):
         ``start`` is one ``(c, h)`` state with a single row, the state every
         sentence starts from; padding is zero.
         """
+        threshold = CALIBRATION_ROWS[0][1]  # fewer rows: the kernels are fixed
         return self._run_packed(
             table,
             plan.fw_rows,
@@ -114,7 +122,41 @@ class PackedBilmGraph(BilmGraph):
             plan.fw_out,
             plan.bw_out,
             *start,
+            self.fused_max_rows()
+            if max(plan.counts, default=0) >= threshold
+            else NEVER,
         )
+
+    def fused_max_rows(self):
+        """Steps of this many rows or more run oneDNN, not fused XLA.
+
+        Measured once per graph on the machine (``_kernel_choice``): the
+        first packed run with a step of at least ``CALIBRATION_ROWS[0][1]``
+        rows times both kernels, which takes well under a second on the
+        original model.
+        """
+        with self._fused_max_lock:
+            if self._fused_max is None:
+                self._fused_max = choose_fused_max(self._time_step_kernels())
+            return self._fused_max
+
+    def _time_step_kernels(self):
+        rng = np.random.default_rng(0)
+        C, P = self.opts.lstm_dim, self.opts.projection_dim
+
+        def make_inputs(rows):
+            return tuple(
+                tf.constant(0.1 * rng.standard_normal((rows, dim), np.float32))
+                for dim in (4 * C, P, C)
+            )
+
+        weight_sets = [
+            (w_h[d], bias[d], w_p[d])
+            for _, w_h, bias, w_p in self._lstm
+            for d in range(2)
+        ]
+        small = tf.function(self._small_step)
+        return time_step_kernels(self._fused_step, small, weight_sets, make_inputs)
 
     def _packed_cell_step(self, x, hw, bias, c):
         """The LSTM cell's elementwise part, one direction, one XLA pass.
@@ -163,13 +205,16 @@ class PackedBilmGraph(BilmGraph):
         use_xla = (n >= FUSED_MIN_ROWS) & (n < BLOCK_ROWS)
         return tf.cond(use_xla, xla, lambda: tf.matmul(x, w))
 
-    def _packed_direction(self, layer, d, inputs, positions, counts, offsets, c, h):
+    def _packed_direction(
+        self, layer, d, inputs, positions, counts, offsets, c, h, fused_max
+    ):
         """One direction of one layer's recurrence: its packed outputs ``(N, P)``.
 
         ``inputs`` is the direction's input projection (bias not added):
         packed ``(N, 4C)`` rows, or, with ``positions`` (each packed
         position's row), one row per distinct token of the batch, which each
-        step gathers. ``c`` and ``h`` are the single-row start state.
+        step gathers. ``c`` and ``h`` are the single-row start state. Steps
+        of ``FUSED_MIN_ROWS`` rows up to ``fused_max`` (excluded) run fused.
         """
         opts = self.opts
         _, w_h, bias, w_p = self._lstm[layer]
@@ -188,7 +233,7 @@ class PackedBilmGraph(BilmGraph):
             # slicing the leading axis is a view.
             args = (x, h[:n], c[:n], w_h, bias, w_p)
             c, h = tf.cond(
-                n >= FUSED_MIN_ROWS,
+                (n >= FUSED_MIN_ROWS) & (n < fused_max),
                 lambda args=args: self._fused_step(*args),
                 lambda args=args: self._small_step(*args),
             )
@@ -210,6 +255,7 @@ class PackedBilmGraph(BilmGraph):
         bw_out,
         c0,
         h0,
+        fused_max,
     ):
         P = self.opts.projection_dim
         offsets = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
@@ -232,6 +278,7 @@ class PackedBilmGraph(BilmGraph):
                     offsets,
                     c0[layer][d],
                     h0[layer][d],
+                    fused_max,
                 )
                 for d in range(2)
             )

@@ -1,0 +1,85 @@
+"""Which kernel runs the packed LSTM steps of many rows, measured per process.
+
+A step of the packed engine (:mod:`~sklearn_elmo.bilm._packed`) runs either
+as one XLA call (recurrent matmul, cell and projection fused) or as oneDNN
+matmuls around an XLA cell. Up to about 100 rows XLA is ahead on every
+machine measured; above, it depends on the machine: on one 2-core Intel
+machine oneDNN was 9% faster at 128 rows, on another XLA was 20% faster
+there and oneDNN ahead only from about 256 rows (docs/engine.md). So the
+first packed run with many rows times both kernels on the model's own
+weights at 128 and 256 rows, once per loaded model and process, and oneDNN
+takes over only where it wins by a clear margin: machines where the two are
+close keep XLA, so the choice does not flip between runs.
+"""
+
+import time
+
+# (rows timed, the row count oneDNN takes over from if it wins there).
+CALIBRATION_ROWS = ((128, 112), (256, 192))
+# oneDNN must be at least this much faster (a fraction of XLA's time).
+MARGIN = 0.05
+# "XLA at every row count" (above any batch's rows).
+NEVER = 2**30
+
+
+def choose_fused_max(timings, margin=MARGIN):
+    """The row count from which steps run oneDNN, from measured ``timings``.
+
+    Parameters
+    ----------
+    timings : iterable of (int, float, float)
+        ``(rows, xla_seconds, onednn_seconds)`` for the rows of
+        :data:`CALIBRATION_ROWS`.
+    margin : float, default=MARGIN
+        oneDNN is chosen only if it takes less than ``1 - margin`` of XLA's
+        time.
+
+    Returns
+    -------
+    int
+        Steps of fewer rows (and at least ``FUSED_MIN_ROWS``) run fused in
+        XLA; :data:`NEVER` if XLA won everywhere.
+
+    Examples
+    --------
+    >>> choose_fused_max([(128, 1.0, 0.9), (256, 2.0, 1.8)])
+    112
+    >>> choose_fused_max([(128, 1.0, 1.2), (256, 2.0, 1.8)])
+    192
+    >>> choose_fused_max([(128, 1.0, 0.98), (256, 2.0, 1.97)]) == NEVER
+    True
+    """
+    takes_over = dict(CALIBRATION_ROWS)
+    for rows, xla, onednn in sorted(timings):
+        if onednn < (1.0 - margin) * xla:
+            return takes_over[rows]
+    return NEVER
+
+
+def time_step_kernels(fused, small, weight_sets, make_inputs, repeat=2):
+    """``(rows, xla_seconds, onednn_seconds)`` at each of :data:`CALIBRATION_ROWS`.
+
+    ``fused`` and ``small`` are the two step functions, ``(x, h, c, w_h,
+    bias, w_p) -> (c, h)``; ``weight_sets`` the ``(w_h, bias, w_p)`` of every
+    layer and direction, all run in each timing (as in a real step, the
+    weights are not all in cache); ``make_inputs(rows)`` gives ``(x, h, c)``.
+    Best of ``repeat``, the kernels alternating.
+    """
+
+    def once(step, inputs):
+        start = time.perf_counter()
+        for weights in weight_sets:
+            out = step(*inputs, *weights)
+        out[1].numpy()
+        return time.perf_counter() - start
+
+    timings = []
+    for rows, _ in CALIBRATION_ROWS:
+        inputs = make_inputs(rows)
+        once(fused, inputs), once(small, inputs)  # compiles, first touches
+        best = {fused: float("inf"), small: float("inf")}
+        for _ in range(repeat):
+            for step in (fused, small):
+                best[step] = min(best[step], once(step, inputs))
+        timings.append((rows, best[fused], best[small]))
+    return timings
