@@ -298,15 +298,16 @@ def test_carry_keeps_each_rows_state_in_the_given_order(tmp_path):
     assert bilm._backend.positions == positions  # the packed path did not run
 
 
-def test_input_projection_kernels_equal_one_matmul(tiny_model):
-    """oneDNN for few or many rows, XLA over rows rounded up to 32 between."""
+@pytest.mark.parametrize("one_matmul", [False, True])
+def test_input_projection_kernels_equal_one_matmul(tiny_model, one_matmul):
+    """XLA blocks of 256 rows or one oneDNN matmul, XLA or oneDNN for the rest."""
     import tensorflow as tf
 
     from sklearn_elmo.bilm._packed import BLOCK_ROWS, FUSED_MIN_ROWS
 
     graph = load_bilm(tiny_model)._backend.graph
     w = graph._lstm[0][0][0]
-    project = tf.function(graph._project)
+    project = tf.function(lambda x, w: graph._project(x, w, one_matmul))
     rng = np.random.default_rng(7)
     for n in (
         0,

@@ -41,12 +41,18 @@ def graph_and_bilm(tmp_path):
     return bilm._backend.graph, bilm
 
 
-def test_steps_of_many_rows_agree_across_the_two_kernels(graph_and_bilm):
+def test_every_kernel_choice_gives_the_same_layers(graph_and_bilm):
     graph, bilm = graph_and_bilm
-    sentences = _sentences(300, 20)  # steps of 256 down to 2 rows
+    # Steps of 256 down to 2 rows; projections of thousands of rows.
+    sentences = _sentences(300, 20)
     results = []
-    for fused_max in (NEVER, 112, 192, FUSED_MIN_ROWS):
-        graph._fused_max = fused_max  # as if measured
+    for kernels in (
+        (NEVER, False),
+        (112, True),
+        (192, False),
+        (FUSED_MIN_ROWS, True),
+    ):
+        graph._kernels = kernels  # as if measured
         layers, _ = bilm.embed(sentences, batch_size=256)
         results.append(layers)
     assert np.abs(results[0]).max() > 0.1
@@ -54,7 +60,7 @@ def test_steps_of_many_rows_agree_across_the_two_kernels(graph_and_bilm):
         np.testing.assert_allclose(layers, results[0], atol=1e-6, rtol=0)
 
 
-def test_kernels_are_timed_once_and_only_for_many_rows(graph_and_bilm, monkeypatch):
+def test_kernels_are_timed_once_and_only_for_big_runs(graph_and_bilm, monkeypatch):
     graph, bilm = graph_and_bilm
     calls = []
 
@@ -63,16 +69,27 @@ def test_kernels_are_timed_once_and_only_for_many_rows(graph_and_bilm, monkeypat
         return [(rows, 1.0, 0.5) for rows, _ in CALIBRATION_ROWS]
 
     monkeypatch.setattr(graph, "_time_step_kernels", timed)
-    bilm.embed(_sentences(90, 30))  # at most 96 rows a step: no timing
-    assert calls == [] and graph._fused_max is None
+    monkeypatch.setattr(graph, "_time_projection_kernels", lambda: (1.0, 2.0))
+    bilm.embed(_sentences(10, 20))  # at most 16 rows and 200 positions
+    assert calls == [] and graph._kernels is None
     bilm.embed(_sentences(200, 30, seed=1))
     bilm.embed(_sentences(200, 30, seed=2))
-    assert calls == [1] and graph.fused_max_rows() == 112
+    assert calls == [1] and graph.kernel_choice() == (112, False)
 
 
-def test_the_real_timing_measures_both_kernels(graph_and_bilm):
+def test_the_real_timings_measure_both_kernels(graph_and_bilm):
     graph, _ = graph_and_bilm
     timings = graph._time_step_kernels()
     assert [rows for rows, _, _ in timings] == [rows for rows, _ in CALIBRATION_ROWS]
     assert all(xla > 0 and onednn > 0 for _, xla, onednn in timings)
-    assert choose_fused_max(timings) in {NEVER, *dict(CALIBRATION_ROWS).values()}
+    blocks, one = graph._time_projection_kernels()
+    assert blocks > 0 and one > 0
+    fused_max, one_matmul = graph.kernel_choice()
+    assert fused_max in {NEVER, *dict(CALIBRATION_ROWS).values()}
+    assert isinstance(one_matmul, bool)
+
+
+def test_a_run_with_many_positions_but_few_rows_measures_too(graph_and_bilm):
+    graph, bilm = graph_and_bilm
+    bilm.embed(_sentences(40, 60, seed=4))  # under 112 rows, over 256 positions
+    assert graph._kernels is not None

@@ -1,13 +1,17 @@
-"""Which kernel runs the packed LSTM steps of many rows, measured per process.
+"""Which kernels run the packed engine's big matmuls, measured per process.
 
 A step of the packed engine (:mod:`~sklearn_elmo.bilm._packed`) runs either
 as one XLA call (recurrent matmul, cell and projection fused) or as oneDNN
 matmuls around an XLA cell. Up to about 100 rows XLA is ahead on every
 machine measured; above, it depends on the machine: on one 2-core Intel
 machine oneDNN was 9% faster at 128 rows, on another XLA was 20% faster
-there and oneDNN ahead only from about 256 rows (docs/engine.md). So the
-first packed run with many rows times both kernels on the model's own
-weights at 128 and 256 rows, once per loaded model and process, and oneDNN
+there and oneDNN ahead only from about 256 rows (docs/engine.md). The same
+goes for a layer's input projection over thousands of packed positions:
+one oneDNN matmul beat XLA dots over blocks of 256 rows on both Intel
+machines, but oneDNN fell to half of XLA's rate above 64 rows on the first
+benchmark machine. So the first packed run with many rows times the kernels on the
+model's own weights (steps at 128 and 256 rows, a projection of
+:data:`PROJECTION_ROWS`), once per loaded model and process, and oneDNN
 takes over only where it wins by a clear margin: machines where the two are
 close keep XLA, so the choice does not flip between runs.
 """
@@ -20,6 +24,8 @@ CALIBRATION_ROWS = ((128, 112), (256, 192))
 MARGIN = 0.05
 # "XLA at every row count" (above any batch's rows).
 NEVER = 2**30
+# Rows of the input projection timed for the choice.
+PROJECTION_ROWS = 1024
 
 
 def choose_fused_max(timings, margin=MARGIN):
@@ -54,6 +60,42 @@ def choose_fused_max(timings, margin=MARGIN):
         if onednn < (1.0 - margin) * xla:
             return takes_over[rows]
     return NEVER
+
+
+def choose_one_matmul(blocks_seconds, one_seconds, margin=MARGIN):
+    """Whether big input projections run as one oneDNN matmul (else XLA blocks).
+
+    Examples
+    --------
+    >>> choose_one_matmul(1.0, 0.8), choose_one_matmul(1.0, 0.97)
+    (True, False)
+    """
+    return one_seconds < (1.0 - margin) * blocks_seconds
+
+
+def _best_time(fn, repeat):
+    """Least seconds of ``repeat`` calls of ``fn`` (after one untimed call)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def time_projection_kernels(blocks, one, weights, x, repeat=2):
+    """Seconds of ``blocks(x, w)`` and ``one(x, w)`` for each ``w`` of ``weights``."""
+
+    def run(project):
+        def once():
+            for w in weights:
+                out = project(x, w)
+            out.numpy()
+
+        return once
+
+    return _best_time(run(blocks), repeat), _best_time(run(one), repeat)
 
 
 def time_step_kernels(fused, small, weight_sets, make_inputs, repeat=2):

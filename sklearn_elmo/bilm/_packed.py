@@ -46,7 +46,15 @@ import numpy as np
 import tensorflow as tf
 
 from ._engine import BilmGraph
-from ._kernel_choice import CALIBRATION_ROWS, NEVER, choose_fused_max, time_step_kernels
+from ._kernel_choice import (
+    CALIBRATION_ROWS,
+    NEVER,
+    PROJECTION_ROWS,
+    choose_fused_max,
+    choose_one_matmul,
+    time_projection_kernels,
+    time_step_kernels,
+)
 from ._ops import lstm_cell
 
 # Steps with at least this many rows run fused in XLA (see above).
@@ -88,10 +96,11 @@ class PackedBilmGraph(BilmGraph):
                 tf.TensorSpec([L, 2, 1, C], tf.float32),
                 tf.TensorSpec([L, 2, 1, P], tf.float32),
                 tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.bool),
             ],
         )
-        self._fused_max = None
-        self._fused_max_lock = threading.Lock()
+        self._kernels = None
+        self._kernels_lock = threading.Lock()
 
     @staticmethod
     def step_bucket(n_rows):
@@ -110,7 +119,11 @@ class PackedBilmGraph(BilmGraph):
         ``start`` is one ``(c, h)`` state with a single row, the state every
         sentence starts from; padding is zero.
         """
-        threshold = CALIBRATION_ROWS[0][1]  # fewer rows: the kernels are fixed
+        # Smaller runs never reach the kernels that are chosen by measuring.
+        measured = (
+            max(plan.counts, default=0) >= CALIBRATION_ROWS[0][1]
+            or plan.computed >= BLOCK_ROWS
+        )
         return self._run_packed(
             table,
             plan.fw_rows,
@@ -122,23 +135,33 @@ class PackedBilmGraph(BilmGraph):
             plan.fw_out,
             plan.bw_out,
             *start,
-            self.fused_max_rows()
-            if max(plan.counts, default=0) >= threshold
-            else NEVER,
+            *(self.kernel_choice() if measured else (NEVER, False)),
         )
 
-    def fused_max_rows(self):
-        """Steps of this many rows or more run oneDNN, not fused XLA.
+    def kernel_choice(self):
+        """``(fused_max, one_matmul)``: the kernels measured on this machine.
 
-        Measured once per graph on the machine (``_kernel_choice``): the
-        first packed run with a step of at least ``CALIBRATION_ROWS[0][1]``
-        rows times both kernels, which takes well under a second on the
-        original model.
+        Steps of ``fused_max`` rows or more run oneDNN instead of fused XLA;
+        with ``one_matmul``, input projections of :data:`BLOCK_ROWS` rows or
+        more are one oneDNN matmul instead of XLA blocks. Measured once per
+        graph (``_kernel_choice``), at the first packed run that can use
+        them, in about a second on the original model.
         """
-        with self._fused_max_lock:
-            if self._fused_max is None:
-                self._fused_max = choose_fused_max(self._time_step_kernels())
-            return self._fused_max
+        with self._kernels_lock:
+            if self._kernels is None:
+                fused_max = choose_fused_max(self._time_step_kernels())
+                one_matmul = choose_one_matmul(*self._time_projection_kernels())
+                self._kernels = (fused_max, one_matmul)
+            return self._kernels
+
+    def _time_projection_kernels(self):
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((PROJECTION_ROWS, self.opts.projection_dim))
+        x = tf.constant(0.1 * x.astype(np.float32))
+        weights = self._lstm[0][0]  # both directions
+        blocks = tf.function(lambda x, w: self._project(x, w, False))
+        one = tf.function(lambda x, w: self._project(x, w, True))
+        return time_projection_kernels(blocks, one, weights, x)
 
     def _time_step_kernels(self):
         rng = np.random.default_rng(0)
@@ -150,11 +173,8 @@ class PackedBilmGraph(BilmGraph):
                 for dim in (4 * C, P, C)
             )
 
-        weight_sets = [
-            (w_h[d], bias[d], w_p[d])
-            for _, w_h, bias, w_p in self._lstm
-            for d in range(2)
-        ]
+        _, w_h, bias, w_p = self._lstm[0]  # both directions: not all in cache
+        weight_sets = [(w_h[d], bias[d], w_p[d]) for d in range(2)]
         small = tf.function(self._small_step)
         return time_step_kernels(self._fused_step, small, weight_sets, make_inputs)
 
@@ -188,22 +208,38 @@ class PackedBilmGraph(BilmGraph):
         m.set_shape([None, self.opts.lstm_dim])
         return c, self._output(m, w_p)
 
-    def _project(self, x, w):
+    def _project(self, x, w, one_matmul):
         """``x @ w`` for packed ``x`` (N, P), with few distinct XLA shapes.
 
-        From :data:`BLOCK_ROWS` rows up, one oneDNN matmul (no compile per
-        shape); between :data:`FUSED_MIN_ROWS` and that, an XLA dot over
-        the rows rounded up to a multiple of 32; fewer, oneDNN again.
+        From :data:`BLOCK_ROWS` rows up, with ``one_matmul``, one oneDNN
+        matmul (no compile per shape), else XLA dots over blocks of
+        :data:`BLOCK_ROWS` rows; the rest (or fewer rows) as an XLA dot over
+        the rows rounded up to a multiple of 32 from :data:`FUSED_MIN_ROWS`
+        rows, or oneDNN under that.
         """
         n = tf.shape(x)[0]
-        padded = -(-n // 32) * 32
 
-        def xla():
-            zeros = tf.zeros([padded - n, tf.shape(x)[1]])
-            return self._xla_matmul(tf.concat([x, zeros], axis=0), w)[:n]
+        def blocks():
+            full = n // BLOCK_ROWS
+            out = tf.TensorArray(tf.float32, size=full + 1, infer_shape=False)
+            for i in tf.range(full):
+                block = x[i * BLOCK_ROWS : (i + 1) * BLOCK_ROWS]
+                out = out.write(i, self._xla_matmul(block, w))
+            rest = x[full * BLOCK_ROWS :]
+            rows = n - full * BLOCK_ROWS
+            padded = -(-rows // 32) * 32
 
-        use_xla = (n >= FUSED_MIN_ROWS) & (n < BLOCK_ROWS)
-        return tf.cond(use_xla, xla, lambda: tf.matmul(x, w))
+            def xla_rest():
+                zeros = tf.zeros([padded - rows, tf.shape(x)[1]])
+                return self._xla_matmul(tf.concat([rest, zeros], axis=0), w)[:rows]
+
+            last = tf.cond(
+                padded >= FUSED_MIN_ROWS, xla_rest, lambda: tf.matmul(rest, w)
+            )
+            return out.write(full, last).concat()
+
+        whole = one_matmul & (n >= BLOCK_ROWS)
+        return tf.cond(whole, lambda: tf.matmul(x, w), blocks)
 
     def _packed_direction(
         self, layer, d, inputs, positions, counts, offsets, c, h, fused_max
@@ -256,6 +292,7 @@ class PackedBilmGraph(BilmGraph):
         c0,
         h0,
         fused_max,
+        one_matmul,
     ):
         P = self.opts.projection_dim
         offsets = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
@@ -272,7 +309,7 @@ class PackedBilmGraph(BilmGraph):
                 self._packed_direction(
                     layer,
                     d,
-                    self._project(inputs[d], w_x[d]),
+                    self._project(inputs[d], w_x[d], one_matmul),
                     None if positions is None else positions[d],
                     counts,
                     offsets,
