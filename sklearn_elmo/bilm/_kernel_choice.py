@@ -2,18 +2,19 @@
 
 A step of the packed engine (:mod:`~sklearn_elmo.bilm._packed`) runs either
 as one XLA call (recurrent matmul, cell and projection fused) or as oneDNN
-matmuls around an XLA cell. Up to about 100 rows XLA is ahead on every
+matmuls around an XLA cell. From 64 to about 100 rows XLA is ahead on every
 machine measured; above, it depends on the machine: on one 2-core Intel
-machine oneDNN was 9% faster at 128 rows, on another XLA was 20% faster
-there and oneDNN ahead only from about 256 rows (docs/engine.md). The same
-goes for a layer's input projection over thousands of packed positions:
-one oneDNN matmul beat XLA dots over blocks of 256 rows on both Intel
-machines, but oneDNN fell to half of XLA's rate above 64 rows on the first
-benchmark machine. So the first packed run with many rows times the kernels on the
-model's own weights (steps at 128 and 256 rows, a projection of
-:data:`PROJECTION_ROWS`), once per loaded model and process, and oneDNN
-takes over only where it wins by a clear margin: machines where the two are
-close keep XLA, so the choice does not flip between runs.
+machine oneDNN was 9% faster at 128 rows, on another XLA's matmul was 28%
+faster there (110 against 86 GFLOP/s) and oneDNN ahead only from about 256
+rows (docs/engine.md). The same goes for a layer's input projection over
+thousands of packed positions: one oneDNN matmul beat XLA dots over blocks
+of 256 rows on both Intel machines, but oneDNN fell to half of XLA's rate
+above 64 rows on the first benchmark machine. So the first packed run with
+many rows times the kernels on the model's own weights (steps at 128 and 256
+rows, a projection of :data:`PROJECTION_ROWS`), once per loaded model and
+process, and oneDNN takes over only where it wins by a clear margin:
+machines where the two are close keep XLA, so the choice does not flip
+between runs.
 """
 
 import time
