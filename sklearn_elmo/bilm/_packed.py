@@ -30,14 +30,16 @@ Each layer runs its two directions as independent loops, which TensorFlow
 may run at once; a direction's step streams only its own weights (32 MB of
 recurrent and 8 MB of projection weights at the original size), half of what
 a step of both directions reads. Which kernel runs a matmul depends on its
-rows (measured on the 2-core benchmark machines, original size,
-docs/engine.md): a step of at least :data:`FUSED_MIN_ROWS` rows runs as one
-XLA call (recurrent matmul, cell and projection), a smaller one as oneDNN
-matmuls (what ``tf.matmul`` runs) around the XLA cell. A layer's input
-projection over the packed positions is one oneDNN matmul from
-:data:`BLOCK_ROWS` rows up (no compile per shape, and faster than XLA's dot
-there on the Intel machines), an XLA dot over rows rounded up to a multiple
-of 32 between :data:`FUSED_MIN_ROWS` and that, so that shapes stay few.
+rows and, where the benchmark machines disagree, on a measurement
+(:mod:`~sklearn_elmo.bilm._kernel_choice`, once per graph and process): a
+step of fewer than :data:`FUSED_MIN_ROWS` rows runs oneDNN matmuls (what
+``tf.matmul`` runs) around the XLA cell, a bigger one one XLA call
+(recurrent matmul, cell and projection) up to the row count from which
+oneDNN measured faster. A layer's input projection over the packed positions
+is oneDNN under :data:`FUSED_MIN_ROWS` rows, an XLA dot over the rows
+rounded up to a multiple of 32 under :data:`BLOCK_ROWS`, and above either
+one oneDNN matmul (no compile per shape) or XLA dots over blocks of
+:data:`BLOCK_ROWS` rows, as measured; so XLA compiles few shapes.
 """
 
 import threading
@@ -145,7 +147,7 @@ class PackedBilmGraph(BilmGraph):
         with ``one_matmul``, input projections of :data:`BLOCK_ROWS` rows or
         more are one oneDNN matmul instead of XLA blocks. Measured once per
         graph (``_kernel_choice``), at the first packed run that can use
-        them, in about a second on the original model.
+        them: about 2.3 s on the original model, compiles included.
         """
         with self._kernels_lock:
             if self._kernels is None:
