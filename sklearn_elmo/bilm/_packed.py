@@ -59,10 +59,12 @@ from ._kernel_choice import (
 )
 from ._ops import lstm_cell
 
-# Steps with at least this many rows run fused in XLA (see above).
+# Steps with at least this many rows run fused in XLA, up to the row count
+# from which oneDNN measured faster (see above).
 FUSED_MIN_ROWS = 64
-# Input projections of at least this many rows (or under FUSED_MIN_ROWS) run
-# as one oneDNN matmul; between the two, XLA.
+# Input projections of at least this many rows run as one oneDNN matmul or as
+# XLA blocks of this many rows, as measured; fewer rows, XLA over the rows
+# rounded up to 32 (oneDNN under FUSED_MIN_ROWS).
 BLOCK_ROWS = 256
 # Row counts a step of at most 32 rows is rounded up to (above: multiples of 16).
 SMALL_STEP_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32)
