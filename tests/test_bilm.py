@@ -389,3 +389,25 @@ def test_token_cache_is_bounded_and_stays_exact(tmp_path, monkeypatch):
     again, _ = bilm.embed(sentences[::-1])
     np.testing.assert_allclose(again[::-1], first, rtol=1e-6, atol=1e-6)
     assert len(backend._token_cache) == 3
+
+
+def test_embed_allocates_its_result_without_hugepage_advice(monkeypatch):
+    """The big result skips numpy's huge-page advice, and the setting is restored."""
+    from sklearn_elmo.bilm import _model
+
+    switch = _model._set_madvise_hugepage()
+    assert switch is not None  # numpy 2 has it
+    calls = []
+
+    def recording(enabled):
+        calls.append(enabled)
+        return switch(enabled)
+
+    monkeypatch.setattr(_model, "_set_madvise_hugepage", lambda: recording)
+    before = switch(True)
+    try:
+        layers = _model.zeros_without_hugepages((3, 4), np.float32)
+        assert calls == [False, True] and switch(True) is True
+    finally:
+        switch(before)
+    assert layers.dtype == np.float32 and not layers.any()

@@ -16,6 +16,39 @@ from ._warmup import warmup_sentences
 
 FINGERPRINT_PROTOCOL = "sklearn-elmo-bilm/1"
 
+_HUGEPAGE_LOCK = threading.Lock()
+
+
+def _set_madvise_hugepage():
+    """numpy's switch for huge-page advice on big arrays, or None if absent."""
+    try:
+        from numpy._core import multiarray  # numpy 2
+    except ImportError:  # pragma: no cover - numpy 1
+        from numpy.core import multiarray
+    return getattr(multiarray, "_set_madvise_hugepage", None)
+
+
+def zeros_without_hugepages(shape, dtype):
+    """``np.zeros(shape, dtype)`` without numpy's MADV_HUGEPAGE advice.
+
+    numpy advises the kernel to back arrays of 4 MB and more with huge pages.
+    Where transparent huge pages are "madvise" and memory is fragmented (the
+    2-core benchmark machine, like many Linux defaults), each first write to
+    such a page can stall on compaction: filling a fresh (600, 3, 60, 1,024)
+    float32 result took 0.37-0.91 s with the advice and 0.12-0.19 s without
+    (docs/benchmarks.md). The setting is numpy's process-wide one, switched
+    off for this allocation only and restored.
+    """
+    switch = _set_madvise_hugepage()
+    if switch is None:  # pragma: no cover - a numpy without the switch
+        return np.zeros(shape, dtype)
+    with _HUGEPAGE_LOCK:
+        previous = switch(False)
+        try:
+            return np.zeros(shape, dtype)
+        finally:
+            switch(previous)
+
 
 def _check_sentences(sentences):
     if isinstance(sentences, (str, bytes)):
@@ -211,7 +244,7 @@ class Bilm:
         """
         sentences = _check_sentences(sentences)
         max_len = max((len(s) for s in sentences), default=0)
-        layers = np.zeros(
+        layers = zeros_without_hugepages(
             (len(sentences), self.n_layers, max_len, self.dim), np.float32
         )
         mask = np.zeros((len(sentences), max_len), bool)
