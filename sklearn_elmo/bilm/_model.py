@@ -32,9 +32,9 @@ def zeros_without_hugepages(shape, dtype):
     """``np.zeros(shape, dtype)`` without numpy's MADV_HUGEPAGE advice.
 
     numpy advises the kernel to back arrays of 4 MB and more with huge pages.
-    Where transparent huge pages are "madvise" and memory is fragmented (the
-    2-core benchmark machine, like many Linux defaults), each first write to
-    such a page can stall on compaction: filling a fresh (600, 3, 60, 1,024)
+    Where transparent huge pages and their defragmentation are on "madvise"
+    (the 2-core benchmark machine, like many Linux defaults), first writes to
+    such memory can stall on compaction: filling a fresh (600, 3, 60, 1,024)
     float32 result took 0.37-0.91 s with the advice and 0.12-0.19 s without
     (docs/benchmarks.md). The setting is numpy's process-wide one, switched
     off for this allocation only and restored.
