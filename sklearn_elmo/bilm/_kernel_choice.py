@@ -74,19 +74,28 @@ def choose_one_matmul(blocks_seconds, one_seconds, margin=MARGIN):
     return one_seconds < (1.0 - margin) * blocks_seconds
 
 
-def _best_time(fn, repeat):
-    """Least seconds of ``repeat`` calls of ``fn`` (after one untimed call)."""
-    fn()
-    best = float("inf")
+def _best_times(runs, repeat):
+    """Least seconds of each zero-argument callable of ``runs``.
+
+    Each runs once untimed (compiles, first touches), then ``repeat`` rounds
+    in turn, so that a busy moment slows all of them alike.
+    """
+    for run in runs:
+        run()
+    best = [float("inf")] * len(runs)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
 def time_projection_kernels(blocks, one, weights, x, repeat=2):
-    """Seconds of ``blocks(x, w)`` and ``one(x, w)`` for each ``w`` of ``weights``."""
+    """Seconds of ``blocks(x, w)`` and ``one(x, w)`` for each ``w`` of ``weights``.
+
+    Best of ``repeat``, the kernels alternating.
+    """
 
     def run(project):
         def once():
@@ -96,7 +105,7 @@ def time_projection_kernels(blocks, one, weights, x, repeat=2):
 
         return once
 
-    return _best_time(run(blocks), repeat), _best_time(run(one), repeat)
+    return tuple(_best_times([run(blocks), run(one)], repeat))
 
 
 def time_step_kernels(fused, small, weight_sets, make_inputs, repeat=2):
@@ -109,20 +118,17 @@ def time_step_kernels(fused, small, weight_sets, make_inputs, repeat=2):
     Best of ``repeat``, the kernels alternating.
     """
 
-    def once(step, inputs):
-        start = time.perf_counter()
-        for weights in weight_sets:
-            out = step(*inputs, *weights)
-        out[1].numpy()
-        return time.perf_counter() - start
+    def run(step, inputs):
+        def once():
+            for weights in weight_sets:
+                out = step(*inputs, *weights)
+            out[1].numpy()
+
+        return once
 
     timings = []
     for rows, _ in CALIBRATION_ROWS:
         inputs = make_inputs(rows)
-        once(fused, inputs), once(small, inputs)  # compiles, first touches
-        best = {fused: float("inf"), small: float("inf")}
-        for _ in range(repeat):
-            for step in (fused, small):
-                best[step] = min(best[step], once(step, inputs))
-        timings.append((rows, best[fused], best[small]))
+        xla, onednn = _best_times([run(fused, inputs), run(small, inputs)], repeat)
+        timings.append((rows, xla, onednn))
     return timings
