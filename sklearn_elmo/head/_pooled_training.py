@@ -30,13 +30,16 @@ from ._spec import dense_layers
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
-def _softmax(w):
+def _softmax_list(values):
     # A handful of layers: Python floats cost less than five NumPy calls.
-    values = w.tolist()
     top = max(values)
     e = [math.exp(v - top) for v in values]
     total = sum(e)
-    return np.array([v / total for v in e], np.float32)
+    return [v / total for v in e]
+
+
+def _softmax(w):
+    return np.array(_softmax_list(w.tolist()), np.float32)
 
 
 class _Losses:
@@ -126,9 +129,14 @@ class PooledFit:
         self._theta = np.concatenate(
             [np.ravel(weights[name]).astype(np.float32) for name in self._names]
         )
-        self._grad = np.zeros_like(self._theta)
-        self._m = np.zeros_like(self._theta)
-        self._v = np.zeros_like(self._theta)
+        # Adam's two moments side by side, and the gradient beside its square:
+        # both moments update in four NumPy calls (the calls, not the floats,
+        # are what a step of a small head costs).
+        self._moments = np.zeros((2, len(self._theta)), np.float32)
+        self._m, self._v = self._moments
+        self._grad_pair = np.zeros_like(self._moments)
+        self._grad = self._grad_pair[0]
+        self._rates = np.array([[1 - _BETA_1], [1 - _BETA_2]], np.float32)
         self._scratch = np.zeros_like(self._theta)
         self._t = 0
         offsets = np.cumsum([0, *sizes])
@@ -153,6 +161,7 @@ class PooledFit:
             buffer = np.empty((rows, fan_in + 1), np.float32)
             buffer[:, fan_in] = 1.0
             self._inputs.append(buffer)
+        self._batch_views = {}
         self._masks = None
         if spec.dropout > 0:
             self._masks = DropoutMasks(dropout_state, spec.dropout, rows, spec.n_pooled)
@@ -164,66 +173,77 @@ class PooledFit:
         w = self._params[0]
         return self._mix_l2 * (w @ w) if self._mix_l2 else np.float32(0.0)
 
+    def _views(self, r):
+        """The layer input buffers' first ``r`` rows, with and without the ones."""
+        views = self._batch_views.get(r)
+        if views is None:
+            inputs = [buffer[:r] for buffer in self._inputs]
+            views = self._batch_views[r] = (inputs, [a[:, :-1] for a in inputs])
+        return views
+
     def _step(self, x, y, d_entries, mask):
-        """One Adam step on a batch; its logits.
+        """One Adam step on a batch; its logits and the penalty before it.
 
         ``d_entries`` is d(loss) / d(entries): the loss weights over the
         number of entries. The same arithmetic as :func:`forward` and its
-        gradient, written into the layer input buffers.
+        gradient, written into the layer input buffers, with ``gamma`` folded
+        into the layer weights as the encoder does (``mix_coefficients``):
+        the mix is ``(gamma * s) @ x``.
         """
-        r = len(y)
-        w, gamma = self._params[0], self._params[1]
-        s = _softmax(w)
-        mixed = (s @ x).reshape(r, -1)
-        inputs = [buffer[:r] for buffer in self._inputs]
-        h = inputs[0][:, :-1]
-        np.multiply(mixed, gamma, out=h)
-        if mask is not None:
-            h *= mask
+        n_layers = self.spec.n_layers
+        head = self._theta[: n_layers + 1].tolist()
+        w, gamma = head[:n_layers], head[n_layers]
+        s = _softmax_list(w)
+        mixed = np.array([gamma * a for a in s], np.float32) @ x
+        inputs, activations = self._views(len(y))
+        mixed = mixed.reshape(activations[0].shape)
+        if mask is None:
+            activations[0][...] = mixed
+        else:
+            np.multiply(mixed, mask, out=activations[0])
         blocks = self._blocks
         for i, block in enumerate(blocks[:-1]):
-            np.maximum(inputs[i] @ block, 0, out=inputs[i + 1][:, :-1])
+            np.maximum(inputs[i] @ block, 0, out=activations[i + 1])
         logits = inputs[-1] @ blocks[-1]
 
-        d = d_entries * self._losses.gradient(y, logits)
+        d = self._losses.gradient(y, logits)
+        d *= d_entries
         for i in range(len(blocks) - 1, -1, -1):
             np.matmul(inputs[i].T, d, out=self._grad_blocks[i])
             kernel = blocks[i][:-1]
             # One output: an outer product, which NumPy's matmul runs slowly.
             d = d * kernel.T if kernel.shape[1] == 1 else d @ kernel.T
             if i:
-                d *= inputs[i][:, :-1] > 0
+                d *= activations[i] > 0
         if mask is not None:
             d *= mask
-        g_w, g_gamma = self._grads[0], self._grads[1]
-        g_gamma[...] = np.vdot(d, mixed)
-        d *= gamma
+        # d(loss) / d(gamma * s): the mix's input gradient, one value a layer.
         ds = (x @ d.ravel()).tolist()
-        s_ds = sum(a * b for a, b in zip(s.tolist(), ds, strict=True))
-        l2 = 2.0 * float(self._mix_l2)
-        g_w[...] = [
-            a * (b - s_ds) + l2 * c
-            for a, b, c in zip(s.tolist(), ds, w.tolist(), strict=True)
+        g_gamma = sum(a * b for a, b in zip(s, ds, strict=True))
+        l2 = float(self._mix_l2)
+        self._grad[: n_layers + 1] = [
+            *(
+                gamma * a * (b - g_gamma) + 2.0 * l2 * c
+                for a, b, c in zip(s, ds, w, strict=True)
+            ),
+            g_gamma,
         ]
         self._adam()
-        return logits
+        return logits, l2 * sum(a * a for a in w)
 
     def _adam(self):
         # keras.optimizers.Adam's update, on every parameter at once.
         self._t += 1
         t = self._t
         alpha = self._learning_rate * math.sqrt(1.0 - _BETA_2**t) / (1.0 - _BETA_1**t)
-        g, m, v, tmp = self._grad, self._m, self._v, self._scratch
-        np.subtract(g, m, out=tmp)
-        tmp *= 1 - _BETA_1
-        m += tmp
-        np.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1 - _BETA_2
-        v += tmp
-        np.sqrt(v, out=tmp)
+        pair, tmp = self._grad_pair, self._scratch
+        np.multiply(pair[0], pair[0], out=pair[1])
+        pair -= self._moments
+        pair *= self._rates
+        self._moments += pair  # m += (g - m) (1 - beta_1), v += (g^2 - v) (1 - beta_2)
+        np.sqrt(self._v, out=tmp)
         tmp += _EPSILON
-        np.divide(m, tmp, out=tmp)
+        np.divide(self._m, tmp, out=tmp)
         tmp *= alpha
         self._theta -= tmp
 
@@ -266,16 +286,13 @@ class PooledFit:
                     (stop - start) * k
                 )
             mask = masks.step(self._t)[: stop - start] if masks is not None else None
-            penalties += float(self._penalty()) * (stop - start)
             # A batch's rows of each layer, one after the other (np.take is
             # the fastest gather here, and beats gathering the whole epoch).
             x = np.take(layers, order[start:stop], axis=1).reshape(n_layers, -1)
-            logits[start:stop] = self._step(
-                x,
-                y[start:stop],
-                d_entries[start:stop],
-                mask,
+            logits[start:stop], penalty = self._step(
+                x, y[start:stop], d_entries[start:stop], mask
             )
+            penalties += penalty * (stop - start)
         # Each batch's mean loss times its rows: sum(w * entries) / k overall.
         entries = self._losses.entries(y, logits)
         return float(
