@@ -260,13 +260,19 @@ def test_batches_use_few_row_counts_and_respect_limits(tiny_model):
     finally:
         bilm._backend.max_batch_tokens = bilm.max_batch_tokens
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
-    assert max(map(len, batches)) == 192  # short ones: 200, rounded to 6 x 32
+    # Longest first: the ragged remainder holds the shortest sentences.
+    assert [int(lengths[b].max()) for b in batches] == sorted(
+        (int(lengths[b].max()) for b in batches), reverse=True
+    )
+    assert len(batches[-1]) <= 200
     for batch in batches[:-1]:
         assert len(batch) <= 200 and graph.round_batch(len(batch)) == len(batch)
         # Packed runs compute the real tokens plus the rows rounded up.
         assert step_rows(lengths[batch], graph.step_bucket).sum() <= budget
         assert len(batch) * lengths[batch].max() <= 2 * budget
     assert min(map(len, batches[:-1])) < 32  # long sentences: the budget binds
+    short = bilm._plan_batches(np.full(1000, 3), batch_size=200)
+    assert [len(b) for b in short] == [192] * 5 + [40]  # 200, rounded to 6 x 32
 
 
 def test_packed_steps_round_rows_to_few_fine_buckets(tiny_model):

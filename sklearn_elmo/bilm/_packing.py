@@ -106,7 +106,7 @@ def step_rows(lengths, bucket, width=None):
 
 
 def plan_batches(lengths, batch_size, max_tokens, round_batch, bucket):
-    """Sort by length and cut into batches for packed runs.
+    """Sort by length and cut into batches for packed runs, longest first.
 
     A batch holds at most ``batch_size`` sentences and computes at most
     ``max_tokens`` positions (its real tokens plus the rows ``bucket``
@@ -114,27 +114,30 @@ def plan_batches(lengths, batch_size, max_tokens, round_batch, bucket):
     ``2 * max_tokens`` positions (a few bytes per position, against the gate
     activations' 32 per token and LSTM unit). Every batch but the last has
     ``round_batch(n) == n`` rows, so that its steps with every sentence
-    running compute no rounding rows.
+    running compute no rounding rows. Cutting from the longest sentences
+    leaves the ragged remainder to the shortest: its few rows then run
+    few steps (cut from the shortest, a call of 1,333 sentences ended on
+    64 rows of the longest, 61 steps at four fifths of a full batch's rate).
 
     Returns
     -------
     list of ndarray of int
-        Positions in ``lengths`` of each batch's sentences, shortest first.
+        Positions in ``lengths`` of each batch's sentences, longest first.
     """
     lengths = np.asarray(lengths)
-    order = np.argsort(lengths, kind="stable")
+    order = np.argsort(-lengths, kind="stable")
     ordered = lengths[order]
     batches, start = [], 0
     while start < len(order):
-        stop, tokens = start + 1, int(ordered[start])
+        width = int(ordered[start])  # the longest of the batch: sorted
+        stop, tokens = start + 1, width
         while stop < len(order) and stop - start < batch_size:
-            width = int(ordered[stop])  # the longest so far: sorted
             if (
-                tokens + width > max_tokens
+                tokens + int(ordered[stop]) > max_tokens
                 or (stop - start + 1) * width > 2 * max_tokens
             ):
                 break
-            tokens += width
+            tokens += int(ordered[stop])
             stop += 1
         # Rounding adds rows to some steps: drop sentences until it all fits.
         while (
