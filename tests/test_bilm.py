@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+import sklearn_elmo
 from sklearn_elmo import load_bilm
 from sklearn_elmo.bilm import warmup_sentences
 from sklearn_elmo.bilm._packing import PackedPlan, step_rows
@@ -327,17 +328,25 @@ def test_step_rows_and_packed_plan_place_every_position(tiny_model):
             assert fw - starts[p] == bw - starts[n - 1 - p]
 
 
-def test_positions_count_real_and_computed(tiny_model):
+def test_positions_count_real_computed_and_distinct_rows(tiny_model):
     bilm = load_bilm(tiny_model, initial_state="zeros")
     positions = bilm._backend.positions
+    sklearn_elmo.clear_cache()
     before = dict(positions)
     bilm.embed([["a"] * 5] * 4)  # 4 rows x 5 steps: no padding at all
     assert positions["real"] - before["real"] == 20
     assert positions["computed"] - before["computed"] == 20
+    assert positions["first_layer"] - before["first_layer"] == 1  # "a"
+    assert positions["token_embeddings"] - before["token_embeddings"] == 1
     before = dict(positions)
     bilm.embed([["a"] * 9, ["b"], ["c"] * 3])  # steps of 3, 2, 2 then 2 rows
     assert positions["real"] - before["real"] == 13
     assert positions["computed"] - before["computed"] == 4 + 2 + 2 + 6 * 2
+    # The step rows added by rounding read the padding row: a distinct row
+    # of the first layer's projection, but no token's CNN.
+    assert positions["first_layer"] - before["first_layer"] == 4
+    # "a" comes from the token cache: the CNN runs for "b" and "c" only.
+    assert positions["token_embeddings"] - before["token_embeddings"] == 2
 
 
 def test_public_names_are_exported():

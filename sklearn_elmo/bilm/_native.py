@@ -53,9 +53,17 @@ class WeightFilesBackend:
             1, self.token_cache_bytes // (4 * self.options.projection_dim)
         )
         self._token_cache_lock = threading.Lock()
-        # LSTM positions of pure-mode batches: real tokens, and computed ones
-        # (real + rows rounded up to a compiled row count). Benchmarks read it.
-        self.positions = {"real": 0, "computed": 0}
+        # Rows of work in pure-mode calls, which benchmarks read: LSTM
+        # positions, real (tokens) and computed (real + rows rounded up to a
+        # compiled row count); rows of the first layer's input projection
+        # (distinct tokens of each batch); tokens whose character CNN ran
+        # (not found in the token cache).
+        self.positions = {
+            "real": 0,
+            "computed": 0,
+            "first_layer": 0,
+            "token_embeddings": 0,
+        }
 
     def round_batch(self, n_rows):
         return self.graph.round_batch(n_rows)
@@ -152,6 +160,7 @@ class WeightFilesBackend:
                     vectors[i] = vector
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         if missing:
+            self.positions["token_embeddings"] += len(missing)
             ids = np.array([token_to_ids(tokens[i]) for i in missing], np.int32)
             computed = self.graph.token_table(ids.reshape(-1, 50)).numpy()[1:]
             with self._token_cache_lock:
@@ -183,6 +192,7 @@ class WeightFilesBackend:
             plan = PackedPlan(index, [len(s) for s in batch], self.graph.step_bucket)
             self.positions["real"] += plan.real
             self.positions["computed"] += plan.computed
+            self.positions["first_layer"] += len(plan.tokens)
             yield np.asarray(self.graph.run_packed(table, plan, start))  # a view
 
 
