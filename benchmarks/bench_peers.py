@@ -146,8 +146,11 @@ def worker(args):
 
 
 def _lstm_flops(opts):
-    """FLOPs of one position through every LSTM layer, both directions, and
-    of the first layer's input projection alone (part of the former)."""
+    """FLOPs per position: all LSTM layers, and the first layer's input part.
+
+    Both directions; the first layer's input projection is part of the first
+    figure, counted apart because the engine runs it per distinct token.
+    """
     per_token = opts.flops_per_token() - opts.token_embedding_flops()
     gates = 4 * opts.lstm_dim
     first_layer_input = 2 * 2 * opts.projection_dim * gates  # both directions
